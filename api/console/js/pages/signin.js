@@ -1,0 +1,57 @@
+// Sign-in: the user pastes an API token and names the tenant. The token is checked by
+// loading the employee directory with it; a 401 keeps the user here.
+
+import { session, signIn, signOut } from "../api.js";
+import { h } from "../dom.js";
+import { t } from "../i18n.js";
+import { forgetDirectory, loadDirectory } from "../people.js";
+import { errorNotice, labelled, navigate } from "./common.js";
+
+export function render(main, { notice } = {}) {
+  const current = session();
+  const token = labelled(t("signin.token"), {
+    type: "password", name: "token", autocomplete: "off", spellcheck: "false", required: true,
+    value: current?.token ?? "",
+  });
+  const tenant = labelled(t("signin.tenant"), {
+    type: "text", name: "tenant", required: true, pattern: "[a-z0-9\\-]{1,63}",
+    value: current?.tenant ?? "acme",
+  });
+  const message = h("div", { class: "messages" },
+    notice ? h("p", { class: "notice error", role: "alert" }, notice) : null);
+  const form = h("form", { class: "card signin", "aria-labelledby": "signin-title" },
+    h("h1", { id: "signin-title" }, t("signin.title")),
+    h("p", { class: "intro" }, t("signin.intro")),
+    token.field, tenant.field,
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, t("signin.submit"))),
+    message);
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const value = token.input.value.trim();
+    if (!value) {
+      message.replaceChildren(h("p", { class: "notice error", role: "alert" }, t("signin.required")));
+      return;
+    }
+    signIn(value, tenant.input.value.trim() || "acme");
+    forgetDirectory();
+    try {
+      await loadDirectory();
+    } catch (error) {
+      if (error.status === 401) {
+        signOut();
+        message.replaceChildren(h("p", { class: "notice error", role: "alert" }, t("signin.bad")));
+        return;
+      }
+      if (error.status !== 403) {
+        message.replaceChildren(errorNotice(error));
+        return;
+      }
+      // 403: the token is good, its role just may not read names (ids are shown instead).
+    }
+    navigate("#/case");
+  });
+
+  main.replaceChildren(form);
+  token.input.focus();
+}

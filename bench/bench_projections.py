@@ -1,0 +1,275 @@
+"""Projection rebuild rate over >= 1M ledger entries on PostgreSQL, beside the raw rate of
+reading the same entries from the ledger table (the ceiling), and the cost of the
+responsibility engine's derivations at ingest.
+
+How the ledger is made (stated in the results): a template tenant's inbound events
+(`bench.workload`: org chart, policy, process, orders with a submission, one in five
+violating, an approval and two step completions) are recorded through `Ledger.record`
+and derived by the real engine (`ResponsibilityEngine.run_until_idle`, timed: the
+derivation rate). The template's entries, inbound and derived, are then cloned into more
+tenants by the domain's own `decide_appends` (hash chain and receipts exactly as the ledger
+writes them) and appended in bulk through `EventStore.append`, tenants interleaved, without
+validation, until the ledger holds the target number of entries.
+
+Measured on the same ledger, one after the other:
+- raw read: `SELECT` of the entry rows in notification order, in keyset pages of the
+  rebuild's batch size, rows fetched but not decoded (the ceiling);
+- read + decode: `EventStore.entry_notifications`, what the projection runner reads;
+- rebuild: `Projections.rebuild()` of all six views (drop, replay, write with tracking).
+
+`python -m bench.bench_projections` (needs LEDGER_BENCH_DATABASE_URL); sizes by
+LEDGER_BENCH_PROJECTION_ENTRIES (default 1,000,000) and LEDGER_BENCH_PROJECTION_TEMPLATE
+(inbound events of the template tenant, default 50,000).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+from eventsourcing.persistence import PersistenceError, Tracking
+from eventsourcing.postgres import PostgresApplicationRecorder
+from psycopg import sql
+from rich.console import Console
+from rich.table import Table
+
+from bench.common import bench_database_url, timed, write_results
+from bench.workload import workload
+from ledger.adapters.eventstore import ENTRY_TOPIC, EventStore
+from ledger.application import Ledger
+from ledger.bootstrap import build_ledger
+from ledger.config import Settings
+from ledger.domain.envelope import Envelope
+from ledger.domain.events import EntryRecorded
+from ledger.domain.recording import LedgerHead, decide_appends
+from ledger.engine import ResponsibilityEngine
+from projections.base import LedgerProjection
+from projections.runner import DEFAULT_BATCH, Projections
+
+TARGET = int(os.environ.get("LEDGER_BENCH_PROJECTION_ENTRIES", "1000000"))
+TEMPLATE = int(os.environ.get("LEDGER_BENCH_PROJECTION_TEMPLATE", "50000"))
+CHUNK = 5000  # entries per bulk append
+console = Console()
+
+
+def _say(message: str) -> None:
+    console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {message}")
+
+
+def _template(
+    ledger: Ledger, lateness: timedelta
+) -> tuple[list[EntryRecorded], dict[str, Any]]:
+    events = workload("bench-0", TEMPLATE)
+    _, ingest_s = timed(lambda: [ledger.record(events[i : i + 2000])
+                                 for i in range(0, len(events), 2000)])
+    engine = ResponsibilityEngine(ledger, lateness, ledger.clock)
+    read, engine_s = timed(engine.run_until_idle)
+    entries = list(ledger.store.iter_entries("bench-0", page=5000))
+    derived = sum(1 for e in entries if e.kind == "derived")
+    return entries, {
+        "ingest": {"events": len(events), "seconds": round(ingest_s, 2),
+                   "events_per_s": round(len(events) / ingest_s)},
+        "engine": {"inbound_events": len(events), "entries_read": read,
+                   "derived_entries": derived, "seconds": round(engine_s, 2),
+                   "inbound_events_per_s": round(len(events) / engine_s),
+                   "us_per_inbound_event": round(engine_s / len(events) * 1e6, 1)},
+    }
+
+
+def _clone(store: EventStore, template: list[EntryRecorded], tenants: list[str]) -> float:
+    """Append the template's entries for every tenant, chunks interleaved across tenants."""
+    heads = {t: LedgerHead(t) for t in tenants}
+    runs: list[list[EntryRecorded]] = []
+    for entry in template:  # runs of one kind, at most CHUNK long
+        if not runs or runs[-1][0].kind != entry.kind or len(runs[-1]) >= CHUNK:
+            runs.append([])
+        runs[-1].append(entry)
+    now = template[-1].timestamp
+    start = time.perf_counter()
+    for number, run in enumerate(runs):
+        for tenant in tenants:
+            batch = [(i, Envelope.from_validated({**e.envelope, "tenant": tenant}, e.stream))
+                     for i, e in enumerate(run)]
+            decision = decide_appends(heads[tenant], batch, {}, now, run[0].kind)
+            heads[tenant] = decision.head
+            store.append(decision.events)
+        if number % 10 == 0:
+            _say(f"  cloned run {number + 1}/{len(runs)}")
+    return time.perf_counter() - start
+
+
+def _raw_read(url: str, table: str, batch: int) -> tuple[int, float]:
+    """Entry rows in notification order, keyset pages, fetched and not decoded."""
+    statement = sql.SQL("SELECT notification_id, originator_id, originator_version, topic, "
+                        "state FROM {} WHERE notification_id > %s AND topic = %s "
+                        "ORDER BY notification_id LIMIT %s").format(sql.Identifier(table))
+    rows = 0
+    start = time.perf_counter()
+    with psycopg.connect(url) as conn, conn.cursor(binary=True) as curs:
+        after = 0
+        while True:
+            curs.execute(statement, (after, ENTRY_TOPIC, batch))
+            page = curs.fetchall()
+            if not page:
+                break
+            rows += len(page)
+            after = page[-1][0]
+    return rows, time.perf_counter() - start
+
+
+def _read_decode(store: EventStore, batch: int) -> tuple[int, float]:
+    count, after = 0, 0
+    start = time.perf_counter()
+    while True:
+        page = store.entry_notifications(after, batch)
+        if not page:
+            break
+        count += len(page)
+        after = page[-1][0]
+    return count, time.perf_counter() - start
+
+
+@contextmanager
+def _busy_clock() -> Iterator[defaultdict[str, float]]:
+    """Seconds each projection spends on its batches (they overlap: the runner's workers
+    run side by side), by timing LedgerProjection.process_batch while the block runs."""
+    busy: defaultdict[str, float] = defaultdict(float)
+    original = LedgerProjection.process_batch
+
+    def timed_batch(self: LedgerProjection, entries: Sequence[EntryRecorded],
+                    tracking: Tracking | None) -> None:
+        started = time.perf_counter()
+        try:
+            original(self, entries, tracking)
+        finally:
+            busy[self.name] += time.perf_counter() - started
+
+    LedgerProjection.process_batch = timed_batch  # type: ignore[method-assign]
+    try:
+        yield busy
+    finally:
+        LedgerProjection.process_batch = original  # type: ignore[method-assign]
+
+
+def _drop_store(url: str, store: str) -> None:
+    """Drop the bench's store and views on a fresh connection (the pool's may be gone)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        names = [row[0] for row in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+            "AND (tablename = ANY(%s) OR starts_with(tablename, %s))",
+            ([f"{store}_events", f"{store}_tracking"], f"{store}_view_"))]
+        for name in names:
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(name)))
+
+
+def _build(settings: Settings) -> Ledger:
+    """The store's tables are created on open; on a shared server another session's DDL can
+    collide with that (`tuple concurrently updated`), so try again."""
+    for attempt in range(3):
+        try:
+            return build_ledger(settings)
+        except PersistenceError:
+            if attempt == 2:
+                raise
+            time.sleep(1)
+    raise AssertionError("unreachable")
+
+
+def _run(url: str) -> dict[str, Any]:
+    store_name = f"bench_pj_{uuid.uuid4().hex[:8]}"
+    settings = Settings(database_url=url, store_name=store_name, db_pool_size=6)
+    ledger = _build(settings)
+    try:
+        _say(f"template: {TEMPLATE} inbound events through Ledger.record, then the engine")
+        template, results = _template(ledger, settings.allowed_lateness)
+        tenants = [f"bench-{k}" for k in range(1, -(-TARGET // len(template)))]
+        _say(f"template: {len(template)} entries; cloning into {len(tenants)} more tenants")
+        clone_s = _clone(ledger.store, template, tenants)
+        entries = len(template) * (len(tenants) + 1)
+        derived = results["engine"]["derived_entries"] * (len(tenants) + 1)
+        results["ledger"] = {
+            "entries": entries, "inbound_entries": entries - derived,
+            "derived_entries": derived, "tenants": len(tenants) + 1,
+            "notifications": ledger.store.max_notification_id(),
+            "bulk_append_entries_per_s": round(len(template) * len(tenants) / clone_s),
+            "made_by": "template tenant via Ledger.record + ResponsibilityEngine; clones via "
+                       "decide_appends + EventStore.append (bulk, no validation)",
+        }
+        recorder = ledger.store.recorder
+        assert isinstance(recorder, PostgresApplicationRecorder)
+        _say(f"ledger: {entries} entries; raw read")
+        rows, raw_s = _raw_read(url, recorder.events_table_name, DEFAULT_BATCH)
+        assert rows == entries, (rows, entries)
+        results["raw_read"] = {"entries": rows, "seconds": round(raw_s, 2),
+                               "events_per_s": round(rows / raw_s)}
+        _say("read + decode (EventStore.entry_notifications)")
+        count, decode_s = _read_decode(ledger.store, DEFAULT_BATCH)
+        results["read_decode"] = {"entries": count, "seconds": round(decode_s, 2),
+                                  "events_per_s": round(count / decode_s)}
+        _say("rebuild of all six projections")
+        projections = Projections(ledger.store, store_name=store_name,
+                                  lateness=settings.allowed_lateness)  # (re)creates the views
+        with _busy_clock() as busy:
+            processed, rebuild_s = timed(projections.rebuild)
+        assert set(processed.values()) == {entries}, processed
+        results["rebuild"] = {
+            "entries": entries, "seconds": round(rebuild_s, 2),
+            "events_per_s": round(entries / rebuild_s), "batch_size": projections.batch_size,
+            "workers": projections.workers,
+            "busy_seconds": {name: round(busy[name], 1) for name in processed},
+        }
+        results["ratios"] = {
+            "rebuild_to_raw_read": round(entries / rebuild_s / (rows / raw_s), 3),
+            "rebuild_to_read_decode": round(entries / rebuild_s / (count / decode_s), 3),
+        }
+        return results
+    finally:
+        with contextlib.suppress(Exception):
+            ledger.store.close()
+        _drop_store(url, store_name)
+
+
+def main() -> None:
+    url = bench_database_url()
+    if url is None:
+        console.print("LEDGER_BENCH_DATABASE_URL is not set: projection benchmark skipped "
+                      "(it needs PostgreSQL)")
+        return
+    started = time.perf_counter()
+    results = _run(url)
+    results["bench_seconds"] = round(time.perf_counter() - started, 1)
+    table = Table(title=f"projections over {results['ledger']['entries']:,} ledger entries "
+                  f"({results['ledger']['tenants']} tenants, PostgreSQL)")
+    for column in ("measure", "entries/s", "seconds", "vs raw read"):
+        table.add_column(column, justify="left" if column == "measure" else "right")
+    raw = results["raw_read"]["events_per_s"]
+    for label, key in (("raw read (SELECT, no decode): ceiling", "raw_read"),
+                       ("read + decode (EventStore)", "read_decode"),
+                       ("rebuild, all six projections", "rebuild")):
+        r = results[key]
+        table.add_row(label, f"{r['events_per_s']:,}", str(r["seconds"]),
+                      f"{r['events_per_s'] / raw:.3f}")
+    engine = results["engine"]
+    table.add_row("engine derivations at ingest (inbound events)",
+                  f"{engine['inbound_events_per_s']:,}", str(engine["seconds"]),
+                  f"{engine['us_per_inbound_event']} µs/event")
+    console.print(table)
+    busy = Table(title="rebuild: busy seconds per projection (side by side, overlapping)")
+    busy.add_column("projection")
+    busy.add_column("seconds", justify="right")
+    for name, seconds in results["rebuild"]["busy_seconds"].items():
+        busy.add_row(name, str(seconds))
+    console.print(busy)
+    write_results("projections", results)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,10 @@
+"""Kafka ingestion with exactly-once effect (issue 3).
+
+- `batch`: one partition batch -> one ledger transaction (events, dead letters, position);
+- `consumer`: the consumer-group member (`ledger consume`), positions from the ledger;
+- `relay`: the dead-letter outbox relay to the DLQ topic, exactly once;
+- `dlq`: listing and replaying dead letters; `dead_letters`: their stored events;
+- `publisher`: `ledger publish`; `topics`: topic creation;
+- `observability`: Prometheus metrics, `--stats`, JSON logs; `service`: the wiring;
+- `cli`: the commands, registered on the `ledger` app in ledger/cli.py.
+"""

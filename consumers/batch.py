@@ -1,0 +1,136 @@
+"""One partition batch -> one ledger transaction: events, dead letters and read position.
+
+This is the heart of the exactly-once effect. For a batch of messages read from one
+topic partition, `BatchRecorder.record` calls `Ledger.record` ONCE with
+
+- the parsed values (a non-JSON value is passed as a placeholder the ledger rejects),
+- `Tracking("kafka:<topic>:<partition>", <last offset>)`, and
+- a dead-letter factory that turns every rejected item into a `DeadLetterRecorded` with
+  the ORIGINAL bytes of its message (found by the item's index in the batch),
+
+so the new ledger entries, the dead letters and the partition's position commit in one
+database transaction, or none of them do. A batch whose position is already recorded
+raises `AlreadyTracked` (it was applied before: after a crash, or by another consumer
+during a rebalance), and the caller skips it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import Tracking
+
+from consumers.dead_letters import dead_letter_of
+from consumers.messages import InboundMessage, parse_value
+from ledger.application import Ledger
+from ledger.clock import Clock
+from ledger.domain.recording import Outcome, Reason, Status
+
+
+def tracking_name(topic: str, partition: int) -> str:
+    """The tracking record's name for a partition: its value is the last applied offset."""
+    return f"kafka:{topic}:{partition}"
+
+
+class _NotJson:
+    """Stands in for a value that is not JSON: the ledger rejects it (not an object), and
+    the dead-letter factory replaces that reason with the parse error."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<not JSON>"
+
+
+_NOT_JSON = _NotJson()
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """What one batch did; `already_applied` batches changed nothing."""
+
+    topic: str
+    partition: int
+    first_offset: int
+    last_offset: int
+    consumed: int = 0
+    recorded: int = 0
+    duplicate: int = 0
+    dead_lettered: int = 0
+    already_applied: bool = False
+    dead_letter_rules: dict[str, int] = field(default_factory=dict)
+
+
+class _DeadLetters:
+    """The `dead_letter` factory of one batch: index -> the message's dead letter."""
+
+    def __init__(
+        self, messages: Sequence[InboundMessage], not_json: dict[int, Reason], clock: Clock
+    ) -> None:
+        self._messages = messages
+        self._not_json = not_json
+        self._clock = clock
+        self.made: dict[int, tuple[str, ...]] = {}
+
+    def __call__(self, index: int, outcome: Outcome) -> DomainEventProtocol[UUID]:
+        parse_error = self._not_json.get(index)
+        reasons = (parse_error,) if parse_error is not None else outcome.reasons
+        self.made[index] = tuple(r.rule for r in reasons)
+        return dead_letter_of(
+            self._messages[index],
+            reasons,
+            self._clock(),
+            event_id=outcome.event_id,
+            tenant=outcome.tenant,
+        )
+
+
+class BatchRecorder:
+    """Records partition batches through the ledger; knows nothing of Kafka clients."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    def record(self, messages: Sequence[InboundMessage]) -> BatchResult:
+        """Apply one batch (all from one partition, ascending offsets) in one transaction.
+
+        Raises `AlreadyTracked` when the batch's last offset is already recorded, and lets
+        storage errors through: nothing of the batch is then recorded.
+        """
+        if not messages:
+            raise ValueError("an empty batch has no position to record")
+        first, last = messages[0], messages[-1]
+        if any(m.partition != first.partition or m.topic != first.topic for m in messages):
+            raise ValueError("a batch holds messages of one topic partition only")
+        items: list[object] = []
+        not_json: dict[int, Reason] = {}
+        for index, message in enumerate(messages):
+            value, problem = parse_value(message.value)
+            if problem is not None:
+                not_json[index] = problem
+                items.append(_NOT_JSON)
+            else:
+                items.append(value)
+        factory = _DeadLetters(messages, not_json, self.ledger.clock)
+        outcomes = self.ledger.record(
+            items,
+            tracking=Tracking(tracking_name(first.topic, first.partition), last.offset),
+            dead_letter=factory,
+        )
+        result = BatchResult(
+            first.topic, first.partition, first.offset, last.offset, consumed=len(messages)
+        )
+        for outcome in outcomes:
+            if outcome.status is Status.RECORDED:
+                result.recorded += 1
+            elif outcome.status is Status.DUPLICATE:
+                result.duplicate += 1
+            else:
+                result.dead_lettered += 1
+        for rules in factory.made.values():
+            for rule in rules:
+                result.dead_letter_rules[rule] = result.dead_letter_rules.get(rule, 0) + 1
+        return result

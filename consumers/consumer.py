@@ -1,0 +1,306 @@
+"""`ledger consume`: a Kafka consumer-group member that feeds partition batches to the ledger.
+
+Positions live in the ledger's store, not in Kafka: on every assignment a partition is
+sought to its recorded position + 1 (tracking record `kafka:<topic>:<partition>`, written
+in the same transaction as the batch's events, see consumers/batch.py). Kafka's committed
+offsets are written after the database commit and are advisory only (they let tools such
+as kafka-consumer-groups show progress); they are never read back.
+
+Failure handling, in one rule: after anything goes wrong with a batch, the partition's
+next offset becomes max(first offset of the failed batch, recorded position + 1), and the
+messages are read from Kafka again. A batch that had in fact been committed (the
+connection broke during COMMIT) is then recognised by its position (`AlreadyTracked`)
+and skipped; a store that is down is retried with backoff while the group membership is
+kept alive by polling.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from consumers.batch import BatchRecorder, tracking_name
+from consumers.messages import InboundMessage
+from consumers.observability import IngestMetrics
+from ledger.application import AlreadyTracked, Ledger
+
+log = logging.getLogger("consumers.consume")
+
+TP = Any  # kafka.TopicPartition (kafka-python ships no type hints)
+EMPTY_ASSIGNMENT_IDLE_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerOptions:
+    bootstrap: str
+    topic: str
+    group: str
+    batch_size: int = 2000
+    linger_ms: int = 100
+    session_timeout_ms: int = 10000
+    max_partition_fetch_bytes: int = 4 * 1024 * 1024
+    client_id: str = "ledger-consume"
+    commit_interval_s: float = 1.0
+    max_backoff_s: float = 5.0
+
+
+def _message(record: Any) -> InboundMessage:
+    return InboundMessage(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key,
+        value=record.value,
+        headers=tuple((str(k), v) for k, v in record.headers) if record.headers else (),
+    )
+
+
+class LedgerConsumer:
+    """One member of the consumer group. Not thread-safe: one thread runs `run`."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        options: ConsumerOptions,
+        metrics: IngestMetrics | None = None,
+        on_dead_letters: Callable[[], None] | None = None,
+    ) -> None:
+        self.ledger = ledger
+        self.options = options
+        self.metrics = metrics or IngestMetrics()
+        self._recorder = BatchRecorder(ledger)
+        self._on_dead_letters = on_dead_letters or (lambda: None)
+        self._next: dict[TP, int] = {}
+        self._pending: set[TP] = set()
+        self._buffers: dict[TP, list[InboundMessage]] = {}
+        self._first_at: dict[TP, float] = {}
+        self._to_commit: dict[TP, int] = {}
+        self._failures = 0
+        self._joined = False
+        self._assigned_at = 0.0
+        self._consumer: Any = None
+
+    # --- Kafka client ------------------------------------------------------------------
+
+    def _connect(self) -> Any:
+        from kafka import KafkaConsumer
+        from kafka.consumer.subscription_state import ConsumerRebalanceListener
+
+        owner = self
+
+        class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+            def on_partitions_revoked(self, revoked: Any) -> None:
+                owner._revoked(list(revoked))
+
+            def on_partitions_assigned(self, assigned: Any) -> None:
+                owner._assigned(list(assigned))
+
+        o = self.options
+        consumer = KafkaConsumer(
+            bootstrap_servers=o.bootstrap,
+            group_id=o.group,
+            client_id=o.client_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_poll_records=o.batch_size,
+            max_partition_fetch_bytes=o.max_partition_fetch_bytes,
+            fetch_max_wait_ms=min(o.linger_ms, 500),
+            session_timeout_ms=o.session_timeout_ms,
+            heartbeat_interval_ms=max(1000, o.session_timeout_ms // 3),
+        )
+        consumer.subscribe([o.topic], listener=Rebalance())
+        return consumer
+
+    # --- rebalance callbacks (run inside poll) --------------------------------------------
+
+    def _revoked(self, revoked: list[TP]) -> None:
+        """Forget what was buffered: the next owner reads it again from the recorded position."""
+        self._commit_advisory()
+        for tp in revoked:
+            self._buffers.pop(tp, None)
+            self._first_at.pop(tp, None)
+            self._next.pop(tp, None)
+            self._to_commit.pop(tp, None)
+            self._pending.discard(tp)
+            self.metrics.partition_released(tp.topic, tp.partition)
+        log.info("partitions revoked", extra={"partitions": sorted(tp.partition for tp in revoked)})
+
+    def _assigned(self, assigned: list[TP]) -> None:
+        """Seek every new partition to its recorded position + 1 (paused until known)."""
+        self._joined = True
+        self._assigned_at = time.monotonic()
+        for tp in assigned:
+            if tp not in self._next:
+                self._pending.add(tp)
+        if self._pending:
+            self._consumer.pause(*self._pending)
+        partitions = sorted(tp.partition for tp in assigned)
+        log.info("partitions assigned", extra={"partitions": partitions})
+        self._resolve_pending()
+
+    def _resolve_pending(self) -> None:
+        """Read pending partitions' positions from the store; keeps them paused while the
+        store is unreachable (messages are not read before their position is known)."""
+        for tp in sorted(self._pending, key=lambda t: t.partition):
+            try:
+                recorded = self.ledger.store.max_tracking_id(tracking_name(tp.topic, tp.partition))
+            except Exception as exc:
+                log.warning("store unreachable; partition stays paused",
+                            extra={"partition": tp.partition, "error": repr(exc)})
+                return
+            if recorded is None:
+                self._consumer.seek_to_beginning(tp)
+                self._next[tp] = 0
+            else:
+                self._consumer.seek(tp, recorded + 1)
+                self._next[tp] = recorded + 1
+            self._pending.discard(tp)
+            self._consumer.resume(tp)
+            log.info("partition positioned", extra={"partition": tp.partition,
+                                                    "recorded": recorded, "next": self._next[tp]})
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event, until_idle_s: float | None = None) -> None:
+        """Consume until `stop` is set (or, with `until_idle_s`, until caught up and idle
+        that long), then apply what is buffered and leave the group."""
+        self._consumer = self._connect()
+        last_data = time.monotonic()
+        last_commit = last_lag = 0.0
+        try:
+            while not stop.is_set():
+                self._resolve_pending()
+                poll_ms = max(10, min(self.options.linger_ms, 200))
+                polled = self._consumer.poll(timeout_ms=poll_ms,
+                                             max_records=self.options.batch_size)
+                now = time.monotonic()
+                got = self._buffer(polled, now)
+                if got:
+                    last_data = now
+                self._flush(now, everything=not got)
+                if now - last_lag >= 1.0:
+                    self._update_lag()
+                    last_lag = now
+                if now - last_commit >= self.options.commit_interval_s:
+                    self._commit_advisory()
+                    last_commit = now
+                if until_idle_s is not None and now - last_data >= until_idle_s and self._idle():
+                    totals = self.metrics.snapshot()["totals"]
+                    log.info("caught up and idle; stopping", extra=totals)
+                    break
+            self._flush(time.monotonic(), everything=True)
+            self._commit_advisory()
+        finally:
+            self._update_lag()
+            self._consumer.close(autocommit=False)
+
+    def _buffer(self, polled: dict[TP, list[Any]], now: float) -> int:
+        got = 0
+        for tp, records in polled.items():
+            nxt = self._next.get(tp)
+            if nxt is None or tp in self._pending:
+                continue
+            buffer = self._buffers.setdefault(tp, [])
+            last = buffer[-1].offset if buffer else nxt - 1
+            for record in records:
+                if record.offset > last:  # older ones: fetched before a seek, or re-delivered
+                    buffer.append(_message(record))
+                    last = record.offset
+                    got += 1
+            if buffer:
+                self._first_at.setdefault(tp, now)
+        return got
+
+    def _flush(self, now: float, everything: bool) -> None:
+        linger = self.options.linger_ms / 1000.0
+        size = self.options.batch_size
+        for tp in list(self._buffers):
+            buffer = self._buffers[tp]
+            if not everything and len(buffer) < size and now - self._first_at[tp] < linger:
+                continue
+            del self._buffers[tp]
+            self._first_at.pop(tp, None)
+            for start in range(0, len(buffer), size):
+                if not self._apply(tp, buffer[start : start + size]):
+                    break
+
+    def _apply(self, tp: TP, batch: list[InboundMessage]) -> bool:
+        started = time.perf_counter()
+        try:
+            result = self._recorder.record(batch)
+        except AlreadyTracked:
+            self.metrics.batch_skipped(tp.topic, tp.partition)
+            log.info("batch already applied; skipping it",
+                     extra={"partition": tp.partition, "first": batch[0].offset,
+                            "last": batch[-1].offset})
+            self._reposition(tp, batch[0].offset)
+            return False
+        except Exception as exc:
+            self._failures += 1
+            self.metrics.batch_failed(tp.topic)
+            log.error("batch failed; it will be read again",
+                      extra={"partition": tp.partition, "first": batch[0].offset,
+                             "last": batch[-1].offset, "error": repr(exc),
+                             "attempt": self._failures})
+            self._reposition(tp, batch[0].offset)
+            time.sleep(min(self.options.max_backoff_s, 0.25 * 2 ** min(self._failures, 5)))
+            return False
+        self._failures = 0
+        self._next[tp] = batch[-1].offset + 1
+        self._to_commit[tp] = self._next[tp]
+        self.metrics.batch_applied(result, time.perf_counter() - started)
+        if result.dead_lettered:
+            self._on_dead_letters()
+        return True
+
+    def _reposition(self, tp: TP, failed_from: int) -> None:
+        """Next offset := max(first offset of the failed batch, recorded position + 1)."""
+        self._buffers.pop(tp, None)
+        self._first_at.pop(tp, None)
+        nxt = failed_from
+        try:
+            recorded = self.ledger.store.max_tracking_id(tracking_name(tp.topic, tp.partition))
+            if recorded is not None:
+                nxt = max(nxt, recorded + 1)
+        except Exception as exc:
+            log.warning("store unreachable while repositioning", extra={"error": repr(exc)})
+        if tp in self._next:
+            self._next[tp] = nxt
+            self._consumer.seek(tp, nxt)
+
+    def _update_lag(self) -> None:
+        for tp, nxt in list(self._next.items()):
+            highwater = self._consumer.highwater(tp)
+            if highwater is not None:
+                self.metrics.set_lag(tp.topic, tp.partition, nxt, max(0, highwater - nxt))
+
+    def _idle(self) -> bool:
+        if not self._joined or self._pending or self._buffers:
+            return False
+        if not self._next:
+            # No partitions: right after joining, an assignment can be empty for a moment
+            # (topic metadata not loaded yet); only a lasting one means "nothing for us".
+            return time.monotonic() - self._assigned_at >= EMPTY_ASSIGNMENT_IDLE_S
+        for tp, nxt in self._next.items():
+            highwater = self._consumer.highwater(tp)
+            if highwater is None or highwater > nxt:
+                return False
+        return True
+
+    def _commit_advisory(self) -> None:
+        """Tell Kafka how far we are (for humans and tools); never relied upon."""
+        if not self._to_commit:
+            return
+        from kafka.structs import OffsetAndMetadata
+
+        offsets = {tp: OffsetAndMetadata(n, "", -1) for tp, n in self._to_commit.items()}
+        self._to_commit.clear()
+        try:
+            self._consumer.commit_async(offsets=offsets)
+        except Exception as exc:  # advisory: a failed commit changes nothing that matters
+            log.debug("advisory commit failed", extra={"error": repr(exc)})

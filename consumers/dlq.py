@@ -1,0 +1,184 @@
+"""Dead letters as a queryable list, and their replay through the ledger after a fix.
+
+The store is the source of truth (the DLQ topic is its published copy): `ledger dlq list`
+reads `DeadLetterRecorded` / `DeadLetterResolved` events from the store's notification
+log, `ledger dlq replay` re-submits open dead letters' original bytes through
+`Ledger.record` (so they meet exactly the same validation and idempotency as on first
+arrival) and marks those that are now in the ledger as resolved.
+
+Replay is idempotent: an event the first replay recorded is a `duplicate` the second
+time (the ledger's idempotency key), and a resolved dead letter is not replayed again
+unless asked (`include_resolved`); resolution is version 2 of the dead letter's stream,
+so two replays racing cannot resolve one dead letter twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from consumers.dead_letters import (
+    DEAD_LETTER_TOPIC,
+    RESOLVED_TOPIC,
+    DeadLetterRecorded,
+    DeadLetterResolved,
+    resolution_of,
+)
+from consumers.messages import parse_value
+from ledger.adapters.eventstore import AppendConflict
+from ledger.application import Ledger
+from ledger.domain.recording import Status
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterView:
+    notification_id: int
+    letter: DeadLetterRecorded
+    resolution: DeadLetterResolved | None
+
+    @property
+    def status(self) -> str:
+        return "open" if self.resolution is None else f"resolved ({self.resolution.status})"
+
+
+def iter_dead_letters(ledger: Ledger, page: int = 1000) -> Iterator[DeadLetterView]:
+    """Every dead letter in the order it was recorded, with its resolution if any."""
+    store = ledger.store
+    letters: list[tuple[int, DeadLetterRecorded]] = []
+    resolved: dict[object, DeadLetterResolved] = {}
+    after = 0
+    while True:
+        batch = store.notifications([DEAD_LETTER_TOPIC, RESOLVED_TOPIC], after=after, limit=page)
+        for notification_id, event in batch:
+            if isinstance(event, DeadLetterRecorded):
+                letters.append((notification_id, event))
+            elif isinstance(event, DeadLetterResolved):
+                resolved[event.originator_id] = event
+        if len(batch) < page:
+            break
+        after = batch[-1][0]
+    for notification_id, letter in letters:
+        yield DeadLetterView(notification_id, letter, resolved.get(letter.originator_id))
+
+
+def list_dead_letters(
+    ledger: Ledger, status: str = "all", rule: str | None = None, limit: int | None = None
+) -> list[DeadLetterView]:
+    """Dead letters filtered by status (`open`, `resolved`, `all`) and reason rule."""
+    out: list[DeadLetterView] = []
+    for view in iter_dead_letters(ledger):
+        if status == "open" and view.resolution is not None:
+            continue
+        if status == "resolved" and view.resolution is None:
+            continue
+        if rule is not None and rule not in view.letter.rules:
+            continue
+        out.append(view)
+        if limit is not None and len(out) >= limit:
+            break
+    return out
+
+
+@dataclass(slots=True)
+class ReplayReport:
+    replayed: int = 0
+    recorded: int = 0
+    duplicate: int = 0
+    still_rejected: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "replayed": self.replayed,
+            "recorded": self.recorded,
+            "duplicate": self.duplicate,
+            "still_rejected": self.still_rejected,
+            "reasons": dict(self.reasons),
+        }
+
+
+def replay_dead_letters(
+    ledger: Ledger,
+    *,
+    rule: str | None = None,
+    include_resolved: bool = False,
+    batch_size: int = 500,
+) -> ReplayReport:
+    """Re-submit open dead letters' original values through the ledger, in their order.
+
+    What the fix lets in is recorded; an event meanwhile recorded another way is a
+    duplicate; both resolve the dead letter. What is still refused stays open, and no new
+    dead letter is made for it (it already is one).
+    """
+    views = list_dead_letters(ledger, "all" if include_resolved else "open", rule)
+    report = ReplayReport()
+    for start in range(0, len(views), batch_size):
+        chunk = views[start : start + batch_size]
+        items = [parse_value(v.letter.value)[0] for v in chunk]
+        outcomes = ledger.record(items)
+        resolutions = []
+        for view, outcome in zip(chunk, outcomes, strict=True):
+            report.replayed += 1
+            if outcome.status is Status.REJECTED:
+                report.still_rejected += 1
+                for reason in outcome.reasons:
+                    report.reasons[reason.rule] = report.reasons.get(reason.rule, 0) + 1
+                continue
+            if outcome.status is Status.RECORDED:
+                report.recorded += 1
+            else:
+                report.duplicate += 1
+            if view.resolution is None:
+                resolutions.append(
+                    resolution_of(view.letter, outcome.status.value, ledger.clock(),
+                                  outcome.position, event_id=outcome.event_id,
+                                  tenant=outcome.tenant)
+                )
+        _resolve(ledger, resolutions)
+    return report
+
+
+def _resolve(ledger: Ledger, resolutions: list[DeadLetterResolved]) -> None:
+    """Mark dead letters resolved; one a racing replay resolved first is skipped."""
+    if not resolutions:
+        return
+    try:
+        ledger.store.append(resolutions)
+    except AppendConflict:
+        for resolution in resolutions:
+            try:
+                ledger.store.append([resolution])
+            except AppendConflict:
+                continue
+
+
+def views_by_source(views: list[DeadLetterView]) -> dict[tuple[str, int, int], DeadLetterView]:
+    return {
+        (v.letter.source_topic, v.letter.source_partition, v.letter.source_offset): v
+        for v in views
+    }
+
+
+def as_row(view: DeadLetterView) -> dict[str, object]:
+    """A dead letter as one JSON object (`ledger dlq list --json`)."""
+    letter = view.letter
+    value = letter.value or b""
+    return {
+        "notification_id": view.notification_id,
+        "id": str(letter.originator_id),
+        "source": {"topic": letter.source_topic, "partition": letter.source_partition,
+                   "offset": letter.source_offset},
+        "key": (letter.key or b"").decode("utf-8", errors="replace"),
+        "event_id": letter.event_id,
+        "tenant": letter.tenant,
+        "reasons": letter.reasons,
+        "recorded_at": letter.timestamp.isoformat(),
+        "status": view.status,
+        "value": value.decode("utf-8", errors="replace"),
+        "resolution": None if view.resolution is None else {
+            "status": view.resolution.status,
+            "position": view.resolution.position,
+            "at": view.resolution.timestamp.isoformat(),
+        },
+    }
+

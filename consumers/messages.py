@@ -1,0 +1,65 @@
+"""Kafka messages as plain values, and the two translations the ingest path needs:
+bytes -> JSON (or the reason why not), and envelope -> message key.
+
+Pure; kafka-python's record type stays in consumers/consumer.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ledger.domain.recording import Reason
+from ledger.validation import EventValidator
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One message as read from a topic partition: where it was and what it carried."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes | None], ...] = ()
+
+
+def parse_value(value: bytes | None) -> tuple[object, Reason | None]:
+    """The message value as JSON, or why it is not JSON (rule `invalid_json`).
+
+    The ledger validates JSON objects; bytes that are not JSON never reach it, but they
+    must still be dead-lettered with their reason, so the reason is made here.
+    """
+    if value is None:
+        return None, Reason("invalid_json", "", "the message has no value (a tombstone)")
+    try:
+        return orjson.loads(value), None
+    except orjson.JSONDecodeError as exc:
+        return None, Reason("invalid_json", "", f"the message value is not valid JSON: {exc}")
+
+
+def message_key(envelope: object, validator: EventValidator) -> str | None:
+    """CONTRACT section 2: the key is the `subject`; org events without one use the id of
+    the employee or unit (the type's stream-key field, schemas/types.json).
+
+    One case's events therefore share a partition and keep their order. Something that is
+    not an envelope has no key (it lands on any partition and is dead-lettered there).
+    """
+    if not isinstance(envelope, Mapping):
+        return None
+    subject = envelope.get("subject")
+    if isinstance(subject, str) and subject:
+        return subject
+    try:
+        stream = validator.stream_key(_as_dict(envelope))
+    except (ValueError, AttributeError):
+        return None
+    return stream.split(":", 1)[1]
+
+
+def _as_dict(envelope: Mapping[str, Any]) -> dict[str, Any]:
+    return envelope if isinstance(envelope, dict) else dict(envelope)

@@ -1,0 +1,361 @@
+"""The dead-letter outbox relay: stored dead letters -> the DLQ topic, each exactly once.
+
+Dead letters are first written to the ledger's store, in the transaction of the batch
+they came from (consumers/batch.py). This relay is a subscription on that committed log:
+it reads `DeadLetterRecorded` events in notification order (the store's commit order)
+and publishes them with their original key, value and headers, plus the `ledger.dlq.*`
+headers. Publishing is never part of the ingest transaction (no dual write).
+
+Why a crash can neither lose nor double a dead letter:
+
+1. The relay publishes with a *transactional* producer whose `transactional.id` is fixed
+   for the (store, DLQ topic) pair. Each chunk of dead letters is one Kafka transaction,
+   and the chunks go in notification order, one after the other. So what is visible to a
+   `read_committed` reader is always a prefix of the dead-letter log: all of the chunks up
+   to some point, never part of a chunk.
+2. Each DLQ message carries its notification id (`ledger.dlq.notification_id`). On start
+   (and after any error) the relay calls `init_transactions()`, which fences any older
+   relay instance with the same id and completes or aborts its open transaction, and only
+   then reads the tail of every DLQ partition with `read_committed`. The highest
+   notification id found there is the end of that prefix: the relay resumes after it.
+   Nothing before it is missing (point 1), nothing after it is visible (aborted), so
+   nothing is published twice and nothing is skipped.
+3. Only one relay works at a time (a PostgreSQL advisory lock, or a file lock for the
+   embedded SQLite store), so consumers do not keep fencing each other; the fencing of
+   point 2 is what keeps correctness even when two believe they hold the lock.
+
+The DLQ topic must be written by this relay only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol, cast
+
+import orjson
+
+from consumers.dead_letters import DEAD_LETTER_TOPIC, DeadLetterRecorded
+from consumers.observability import IngestMetrics
+from ledger.adapters.eventstore import EventStore
+from ledger.config import Settings
+
+log = logging.getLogger("consumers.relay")
+
+H_REASON = "ledger.dlq.reason"
+H_SOURCE_TOPIC = "ledger.dlq.source.topic"
+H_SOURCE_PARTITION = "ledger.dlq.source.partition"
+H_SOURCE_OFFSET = "ledger.dlq.source.offset"
+H_ID = "ledger.dlq.id"
+H_NOTIFICATION = "ledger.dlq.notification_id"
+LEDGER_HEADERS = (H_REASON, H_SOURCE_TOPIC, H_SOURCE_PARTITION, H_SOURCE_OFFSET, H_ID,
+                  H_NOTIFICATION)
+
+
+def dlq_headers(letter: DeadLetterRecorded, notification_id: int) -> list[tuple[str, bytes]]:
+    """The original headers, then the reason and the source position of the message."""
+    original = [(name, value or b"") for name, value in letter.original_headers
+                if name not in LEDGER_HEADERS]
+    return [
+        *original,
+        (H_REASON, orjson.dumps(letter.reasons)),
+        (H_SOURCE_TOPIC, letter.source_topic.encode()),
+        (H_SOURCE_PARTITION, str(letter.source_partition).encode()),
+        (H_SOURCE_OFFSET, str(letter.source_offset).encode()),
+        (H_ID, str(letter.originator_id).encode()),
+        (H_NOTIFICATION, str(notification_id).encode()),
+    ]
+
+
+def transactional_id(store_name: str, dlq_topic: str) -> str:
+    return f"ledger-dlq-relay.{store_name}.{dlq_topic}"
+
+
+# --- which relay works: a leader lock ---------------------------------------------------
+
+
+class LeaderLock(Protocol):
+    def acquire(self) -> bool: ...
+    def held(self) -> bool: ...
+    def release(self) -> None: ...
+
+
+class PostgresLeaderLock:
+    """A session-level advisory lock on its own connection: released when the process or
+    its connection dies, so a crashed relay never blocks the next one."""
+
+    def __init__(self, database_url: str, name: str) -> None:
+        self._url = database_url
+        self._name = name
+        self._conn: Any = None
+
+    def acquire(self) -> bool:
+        import psycopg
+
+        self.release()
+        try:
+            self._conn = psycopg.connect(self._url, autocommit=True, connect_timeout=5)
+            row = self._conn.execute(
+                "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (self._name,)
+            ).fetchone()
+        except Exception as exc:
+            log.warning("leader lock unavailable", extra={"error": repr(exc)})
+            self.release()
+            return False
+        if not row or not row[0]:
+            self.release()
+            return False
+        return True
+
+    def held(self) -> bool:
+        if self._conn is None:
+            return False
+        try:
+            self._conn.execute("SELECT 1")
+        except Exception:
+            self.release()
+            return False
+        return True
+
+    def release(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+        self._conn = None
+
+
+class FileLeaderLock:
+    """For the embedded store: an exclusive lock on a file beside the database."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._fh: Any = None
+
+    def acquire(self) -> bool:
+        if self._fh is not None:
+            return True
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        fh = self._path.open("a")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.close()
+            return False
+        self._fh = fh
+        return True
+
+    def held(self) -> bool:
+        return self._fh is not None
+
+    def release(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+        self._fh = None
+
+
+def leader_lock_for(settings: Settings, dlq_topic: str) -> LeaderLock:
+    name = f"ledger-dlq-relay:{settings.store_name}:{dlq_topic}"
+    if settings.database_url:
+        return PostgresLeaderLock(settings.database_url, name)
+    return FileLeaderLock(settings.home / f"{settings.store_name}.{dlq_topic}.relay.lock")
+
+
+# --- reading what is already on the DLQ --------------------------------------------------
+
+
+def last_published(bootstrap: str, dlq_topic: str, timeout_s: float = 30.0) -> int:
+    """The highest notification id among the committed messages on the DLQ topic (0: none).
+
+    Reads each partition's tail with `read_committed`, widening the window until it finds
+    a message of the relay (transaction markers take offsets too) or reaches the start.
+    """
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        client_id="ledger-dlq-relay-tail",
+    )
+    deadline = time.monotonic() + timeout_s
+    try:
+        partitions = consumer.partitions_for_topic(dlq_topic)
+        if not partitions:
+            return 0
+        tps = [TopicPartition(dlq_topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        ends = consumer.end_offsets(tps)
+        begins = consumer.beginning_offsets(tps)
+        best = 0
+        for tp in tps:
+            window = 64
+            while True:
+                start = max(begins[tp], ends[tp] - window)
+                found = _read_range(consumer, tp, start, ends[tp], deadline)
+                if found is not None or start == begins[tp]:
+                    best = max(best, found or 0)
+                    break
+                window *= 8
+        return best
+    finally:
+        consumer.close(autocommit=False)
+
+
+def _read_range(consumer: Any, tp: Any, start: int, end: int, deadline: float) -> int | None:
+    if start >= end:
+        return None
+    consumer.pause(*consumer.assignment())
+    consumer.resume(tp)
+    consumer.seek(tp, start)
+    best: int | None = None
+    while consumer.position(tp) < end:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"reading the tail of {tp} took too long")
+        for records in consumer.poll(timeout_ms=500).values():
+            for record in records:
+                value = dict(record.headers or ()).get(H_NOTIFICATION)
+                if value is not None:
+                    best = max(best or 0, int(value))
+    return best
+
+
+# --- the relay ---------------------------------------------------------------------------
+
+
+class DeadLetterRelay:
+    """Publishes stored dead letters to the DLQ topic; see the module docstring."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        settings: Settings,
+        *,
+        bootstrap: str | None = None,
+        dlq_topic: str | None = None,
+        chunk: int = 500,
+        metrics: IngestMetrics | None = None,
+        lock: LeaderLock | None = None,
+        op_timeout_s: float = 30.0,
+    ) -> None:
+        self.store = store
+        self.bootstrap = bootstrap or settings.kafka_bootstrap
+        self.dlq_topic = dlq_topic or settings.dlq_topic
+        self.chunk = chunk
+        self.op_timeout_s = op_timeout_s
+        self.metrics = metrics
+        self.lock = lock or leader_lock_for(settings, self.dlq_topic)
+        self.transactional_id = transactional_id(settings.store_name, self.dlq_topic)
+        self._wake = threading.Event()
+        self.position = 0
+
+    def wake(self) -> None:
+        """New dead letters were committed: look now instead of at the next tick."""
+        self._wake.set()
+
+    def run(self, stop: threading.Event, until_idle_s: float | None = None) -> None:
+        """Relay until `stop` (or, with `until_idle_s`, until nothing is left that long)."""
+        failures = 0
+        while not stop.is_set():
+            if not self.lock.acquire():
+                if until_idle_s is not None:
+                    return  # another relay is working; it will publish what is left
+                stop.wait(2.0)
+                continue
+            try:
+                self._session(stop, until_idle_s)
+                if until_idle_s is not None:
+                    return
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                log.warning("relay session ended; starting over",
+                            extra={"error": repr(exc), "attempt": failures})
+                stop.wait(min(5.0, 0.5 * 2 ** min(failures, 4)))
+            finally:
+                self.lock.release()
+
+    def _session(self, stop: threading.Event, until_idle_s: float | None) -> None:
+        from kafka import KafkaProducer
+
+        producer = KafkaProducer(
+            bootstrap_servers=self.bootstrap,
+            transactional_id=self.transactional_id,
+            acks="all",
+            client_id="ledger-dlq-relay",
+            linger_ms=5,
+            max_block_ms=30000,
+            request_timeout_ms=30000,
+        )
+        try:
+            producer.init_transactions()
+            self.position = last_published(self.bootstrap, self.dlq_topic)
+            log.info("relay started", extra={"published_up_to": self.position,
+                                             "topic": self.dlq_topic})
+            idle_since = time.monotonic()
+            while not stop.is_set():
+                if not self.lock.held():
+                    log.warning("relay lost its leader lock")
+                    return
+                sent = self._publish_chunk(producer)
+                if sent:
+                    idle_since = time.monotonic()
+                    continue
+                if until_idle_s is not None and time.monotonic() - idle_since >= until_idle_s:
+                    return
+                self._wake.wait(0.5)
+                self._wake.clear()
+        finally:
+            with contextlib.suppress(Exception):
+                producer.close(timeout=2)
+
+    def _publish_chunk(self, producer: Any) -> int:
+        batch = self.store.notifications([DEAD_LETTER_TOPIC], after=self.position,
+                                         limit=self.chunk)
+        if not batch:
+            return 0
+        producer.begin_transaction()
+        for notification_id, event in batch:
+            letter = cast(DeadLetterRecorded, event)
+            producer.send(
+                self.dlq_topic,
+                key=letter.key,
+                value=letter.value,
+                headers=dlq_headers(letter, notification_id),
+            )
+        # Bounded waits: commit_transaction() itself waits without a limit while the
+        # broker is away; a session that times out is dropped and the next one's
+        # init_transactions() settles the open transaction either way (module docstring).
+        producer.flush(timeout=self.op_timeout_s)
+        _bounded(producer.commit_transaction, self.op_timeout_s, "commit")
+        self.position = batch[-1][0]
+        if self.metrics is not None:
+            self.metrics.published(self.dlq_topic, len(batch))
+        log.info("dead letters published", extra={"count": len(batch),
+                                                  "up_to": self.position})
+        return len(batch)
+
+
+def _bounded(call: Callable[[], object], timeout_s: float, what: str) -> None:
+    """Run a blocking client call with a deadline (kafka-python gives some calls none)."""
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            call()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name=f"dlq-relay-{what}", daemon=True).start()
+    if not done.wait(timeout_s):
+        raise TimeoutError(f"{what} took longer than {timeout_s:.0f}s")
+    if errors:
+        raise errors[0]

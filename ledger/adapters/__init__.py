@@ -1,0 +1,1 @@
+"""Adapters: where the ledger meets storage, brokers and the outside world."""

@@ -1,0 +1,188 @@
+"""Use cases of the ledger: record a batch of inbound events (load, decide, save).
+
+Every ingest path (HTTP, file, Kafka) goes through `Ledger.record`, so idempotency,
+validation and the hash chain behave the same whichever way an event arrives.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import Tracking
+
+from ledger.adapters.eventstore import AppendConflict, EventStore
+from ledger.clock import Clock
+from ledger.domain.envelope import Envelope, IdempotencyKey
+from ledger.domain.events import ENTRY_KIND_DERIVED, ENTRY_KIND_INBOUND, ReceiptIssued
+from ledger.domain.recording import Outcome, Reason, Status, decide_appends
+from ledger.validation import EventValidator, Problem
+
+MAX_ATTEMPTS = 20
+
+
+class LedgerUnavailable(Exception):
+    """The store kept refusing the append (contention or outage); nothing was recorded."""
+
+
+class AlreadyTracked(Exception):
+    """The tracking position was already recorded: this batch was processed before."""
+
+
+#: Builds, for a rejected item, an event to store in the same transaction (a dead letter),
+#: so a crash can neither lose it nor record it apart from the read position.
+DeadLetterFactory = Callable[[int, Outcome], DomainEventProtocol[Any]]
+
+#: Told of each committed append: its outcomes and the events it stored.
+AfterAppend = Callable[[Sequence[Outcome], Sequence[DomainEventProtocol[Any]]], None]
+
+
+class Ledger:
+    def __init__(self, store: EventStore, validator: EventValidator, clock: Clock) -> None:
+        self.store = store
+        self.validator = validator
+        self.clock = clock
+        self._lock = threading.Lock()
+        #: Called with the outcomes and the events of every committed append, before it
+        #: returns (tamper evidence signs its checkpoints here: ledger/sealing.py). A hook
+        #: must not raise.
+        self.after_append: list[AfterAppend] = []
+
+    def record(
+        self,
+        items: Sequence[object],
+        tracking: Tracking | None = None,
+        dead_letter: DeadLetterFactory | None = None,
+    ) -> list[Outcome]:
+        """Validate and append a batch; one outcome per item, in item order.
+
+        Valid events of every tenant are written in one transaction, together with
+        `tracking` when given, so a reader's position is recorded iff its events are.
+        A rejected item never blocks or half-applies the others.
+        """
+        outcomes: dict[int, Outcome] = {}
+        by_tenant: dict[str, list[tuple[int, Envelope]]] = defaultdict(list)
+        for index, item in enumerate(items):
+            problems = self.validator.validate(item)
+            if problems:
+                outcomes[index] = _rejected(index, item, problems)
+                continue
+            assert isinstance(item, dict)
+            envelope = Envelope.from_validated(item, self.validator.stream_key(item))
+            by_tenant[envelope.tenant].append((index, envelope))
+        rejected = list(outcomes.values())
+        for outcome in self._append(by_tenant, rejected, tracking, dead_letter):
+            outcomes[outcome.index] = outcome
+        return [outcomes[i] for i in range(len(items))]
+
+    def record_derived(
+        self, envelopes: Sequence[dict[str, Any]], tracking: Tracking | None
+    ) -> list[Outcome]:
+        """Append what the ledger derived itself (CONTRACT section 4) to the tenants' ledgers,
+        with the deriving reader's position, in one transaction.
+
+        Derived envelopes are checked against their schemas: one that does not match is a
+        bug in the ledger, never something to record.
+        """
+        by_tenant: dict[str, list[tuple[int, Envelope]]] = defaultdict(list)
+        for index, envelope in enumerate(envelopes):
+            problems = self.validator.validate_derived_data(
+                envelope["type"], envelope["data"], envelope["id"]
+            )
+            if problems:
+                raise ValueError(f"derived event does not match its schema: {problems}")
+            wrapped = Envelope.from_validated(envelope, f"case:{envelope['subject']}")
+            wrapped.time  # noqa: B018 - parses it: a derived envelope's time is not validated
+            by_tenant[wrapped.tenant].append((index, wrapped))
+        return self._append(by_tenant, [], tracking, None, ENTRY_KIND_DERIVED)
+
+    def _append(
+        self,
+        by_tenant: dict[str, list[tuple[int, Envelope]]],
+        rejected: list[Outcome],
+        tracking: Tracking | None,
+        dead_letter: DeadLetterFactory | None,
+        kind: str = ENTRY_KIND_INBOUND,
+    ) -> list[Outcome]:
+        # One writer per process keeps optimistic conflicts for cross-process races only;
+        # the store's writer lock makes writers of the same tenants in other processes
+        # take turns instead of conflicting (it is an optimisation: the store's unique
+        # keys, not the lock, guarantee that no position or key is taken twice).
+        with self._lock:
+            for _attempt in range(MAX_ATTEMPTS):
+                # Receipts are read before the lock (it is held only while the head is
+                # read, decided on and saved): a key taken meanwhile by another writer
+                # is refused by its unique stream, and this attempt is decided again.
+                receipts = {t: self.store.receipts(e.key for _, e in b)
+                            for t, b in by_tenant.items()}
+                with self.store.writer_lock(by_tenant):
+                    attempt = self._attempt(
+                        by_tenant, receipts, rejected, tracking, dead_letter, kind
+                    )
+                if attempt is None:
+                    continue
+                outcomes, events = attempt
+                if events or tracking is not None:
+                    for hook in self.after_append:
+                        hook(outcomes, events)
+                return outcomes
+        raise LedgerUnavailable(f"append kept conflicting after {MAX_ATTEMPTS} attempts")
+
+    def _attempt(
+        self,
+        by_tenant: dict[str, list[tuple[int, Envelope]]],
+        receipts: dict[str, dict[IdempotencyKey, ReceiptIssued]],
+        rejected: list[Outcome],
+        tracking: Tracking | None,
+        dead_letter: DeadLetterFactory | None,
+        kind: str,
+    ) -> tuple[list[Outcome], list[DomainEventProtocol[Any]]] | None:
+        """Load, decide and save once: the outcomes and stored events, or None when another
+        writer appended first (decide again)."""
+        events: list[DomainEventProtocol[Any]] = []
+        outcomes: list[Outcome] = []
+        now = self.clock()
+        for tenant in sorted(by_tenant):
+            head = self.store.head(tenant)
+            decision = decide_appends(head, by_tenant[tenant], receipts[tenant], now, kind)
+            events += decision.events
+            outcomes += decision.outcomes
+        if dead_letter is not None:
+            events += [
+                dead_letter(o.index, o) for o in rejected + outcomes if o.status is Status.REJECTED
+            ]
+        if not events and tracking is None:
+            return outcomes, events
+        try:
+            self.store.append(events, tracking)
+        except AppendConflict:
+            if tracking is not None and self._tracked(tracking):
+                raise AlreadyTracked(str(tracking)) from None
+            return None
+        return outcomes, events
+
+    def _tracked(self, tracking: Tracking) -> bool:
+        recorded = self.store.max_tracking_id(tracking.application_name)
+        return recorded is not None and recorded >= tracking.notification_id
+
+
+def _rejected(index: int, item: object, problems: list[Problem]) -> Outcome:
+    event_id = item.get("id") if isinstance(item, dict) else None
+    tenant = item.get("tenant") if isinstance(item, dict) else None
+    return Outcome(
+        index=index,
+        status=Status.REJECTED,
+        event_id=event_id if isinstance(event_id, str) else None,
+        tenant=tenant if isinstance(tenant, str) else None,
+        reasons=tuple(Reason(p.rule, p.field, p.message) for p in problems),
+    )
+
+
+def summarize(outcomes: Sequence[Outcome]) -> dict[str, Any]:
+    counts = {s.value: 0 for s in Status}
+    for outcome in outcomes:
+        counts[outcome.status.value] += 1
+    return counts

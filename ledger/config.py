@@ -1,0 +1,131 @@
+"""Settings, from environment variables (documented in the README), with sane defaults.
+
+With nothing configured the ledger runs embedded: SQLite under $LEDGER_HOME.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore")
+
+    home: Path = Field(default=Path("var"), description="Folder for the embedded SQLite store.")
+    database_url: str | None = Field(
+        default=None, description="postgresql://user:password@host:port/db; unset: SQLite."
+    )
+    store_name: str = Field(
+        default="ledger", pattern=r"^[a-z][a-z0-9_]{0,30}$",
+        description="Prefix of the store's tables (ledger_events, ledger_tracking).",
+    )
+    db_pool_size: int = Field(default=5, ge=1)
+    ingest_batch_size: int = Field(default=500, ge=1, le=10_000)
+    allowed_lateness: timedelta = Field(
+        default=timedelta(minutes=5),
+        description="ISO 8601 duration: the event-time watermark trails the latest event time "
+        "seen by this much before absent events are judged missing.",
+    )
+    sweep_interval_s: float = Field(
+        default=5.0, gt=0, description="How often the engine sweeps when the ledger is quiet."
+    )
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    events_topic: str = "ledger.events"
+    dlq_topic: str = "ledger.events.dlq"
+    # Tamper evidence (issue 6): signed Merkle checkpoints; see ledger/sealing.py.
+    checkpoint_every: int = Field(
+        default=1000, ge=1,
+        description="Sign a checkpoint once a tenant's ledger grew by this many entries...",
+    )
+    checkpoint_interval_s: float = Field(
+        default=60.0, gt=0,
+        description="...or when its last checkpoint is this old and entries were added since.",
+    )
+    signing_key_file: Path | None = Field(
+        default=None, description="Ed25519 private key (PKCS#8 PEM) that signs checkpoints."
+    )
+    signing_key: SecretStr | None = Field(
+        default=None, description="The private key itself (PEM, or base64 of its 32 raw bytes)."
+    )
+    signing_key_id: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+        description="Key id written in checkpoints; default: the key's fingerprint.",
+    )
+    signing_required: bool = Field(
+        default=False, description="Refuse to start without a signing key (production)."
+    )
+    # Kafka ingest (issue 3): consumers/; see README "Kafka ingest".
+    kafka_group: str = Field(default="ledger", description="Consumer group of `ledger consume`.")
+    kafka_partitions: int = Field(
+        default=12, ge=1, description="Partitions of the events topic when it is created."
+    )
+    kafka_replication_factor: int = Field(default=1, ge=1)
+    dlq_partitions: int = Field(default=3, ge=1, description="Partitions of the DLQ topic.")
+    consume_batch_size: int = Field(
+        default=2000, ge=1, le=50_000, description="Most messages per ledger transaction."
+    )
+    consume_linger_ms: int = Field(
+        default=100, ge=0, description="How long a partition batch may wait to fill up."
+    )
+    kafka_session_timeout_ms: int = Field(
+        default=10_000, ge=6_000, description="Group session timeout: how soon a dead "
+        "consumer's partitions move to the others."
+    )
+    metrics_port: int = Field(
+        default=9464, ge=0, le=65535,
+        description="Port of `ledger consume`'s /metrics (0: any free port; taken: any free).",
+    )
+
+    @field_validator("signing_key_file", "signing_key", "signing_key_id", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _one_signing_key(self) -> Settings:
+        if self.signing_key_file is not None and self.signing_key is not None:
+            raise ValueError("set LEDGER_SIGNING_KEY_FILE or LEDGER_SIGNING_KEY, not both")
+        return self
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_only(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("postgresql", "postgres"):
+            raise ValueError("LEDGER_DATABASE_URL must be a postgresql:// URL")
+        if not parts.password:
+            raise ValueError("LEDGER_DATABASE_URL must carry a password; none is assumed")
+        return value
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.home / "ledger.sqlite"
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        """The eventsourcing library's own variables, derived from ours."""
+        if self.database_url is None:
+            self.home.mkdir(parents=True, exist_ok=True)
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": str(self.sqlite_path),
+                "SQLITE_LOCK_TIMEOUT": "30",
+            }
+        url = urlsplit(self.database_url)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": url.path.lstrip("/") or "ledger",
+            "POSTGRES_HOST": url.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": unquote(url.username or ""),
+            "POSTGRES_PASSWORD": unquote(url.password or ""),
+            "POSTGRES_POOL_SIZE": str(self.db_pool_size),
+            "POSTGRES_MAX_OVERFLOW": str(self.db_pool_size),
+            "POSTGRES_LOCK_TIMEOUT": "30",
+        }

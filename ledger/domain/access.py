@@ -1,0 +1,151 @@
+"""Who may do what: roles, principals and API tokens (issue 5), as pure rules.
+
+A token is shown once and stored only as its SHA-256; its id travels in the clear so a
+presented token is found without scanning and compared in constant time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+from ledger.domain.envelope import derived_uuid
+
+TOKEN_PREFIX = "lt"
+
+
+class Role(StrEnum):
+    PUBLISHER = "publisher"  # posts events for its tenant, reads nothing
+    AUDITOR = "auditor"  # reads everything of its tenant
+    HR = "hr"  # evidence, liabilities, reports of its tenant
+    MANAGER = "manager"  # their unit's subtree, as the org chart stands now
+    ADMIN = "admin"  # manages tokens
+
+
+class Capability(StrEnum):
+    PUBLISH = "publish"
+    READ_CHAINS = "read_chains"  # case chains, case events, proofs
+    READ_VIOLATIONS = "read_violations"
+    READ_LIABILITIES = "read_liabilities"
+    READ_EVIDENCE = "read_evidence"
+    READ_REPORTS = "read_reports"
+    MANAGE_TOKENS = "manage_tokens"
+
+
+GRANTS: dict[Role, frozenset[Capability]] = {
+    Role.PUBLISHER: frozenset({Capability.PUBLISH}),
+    Role.AUDITOR: frozenset(
+        {
+            Capability.READ_CHAINS,
+            Capability.READ_VIOLATIONS,
+            Capability.READ_LIABILITIES,
+            Capability.READ_EVIDENCE,
+            Capability.READ_REPORTS,
+        }
+    ),
+    Role.HR: frozenset(
+        {
+            Capability.READ_LIABILITIES,
+            Capability.READ_EVIDENCE,
+            Capability.READ_REPORTS,
+        }
+    ),
+    Role.MANAGER: frozenset(
+        {
+            Capability.READ_CHAINS,
+            Capability.READ_VIOLATIONS,
+            Capability.READ_LIABILITIES,
+            Capability.READ_EVIDENCE,
+            Capability.READ_REPORTS,
+        }
+    ),
+    Role.ADMIN: frozenset({Capability.MANAGE_TOKENS}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The caller, as its token says: always exactly one tenant."""
+
+    token_id: str
+    tenant: str
+    role: Role
+    unit_id: str | None = None
+
+    def may(self, capability: Capability) -> bool:
+        return capability in GRANTS[self.role]
+
+    @property
+    def scoped_to_unit(self) -> bool:
+        return self.role is Role.MANAGER
+
+
+@dataclass(frozen=True)
+class TokenIssued:
+    """An API token was created; only the hash of its secret is kept."""
+
+    originator_id: UUID
+    originator_version: int
+    timestamp: datetime
+    token_id: str
+    tenant: str
+    role: str
+    unit_id: str | None
+    secret_sha256: str
+    issued_by: str
+
+
+@dataclass(frozen=True)
+class TokenRevoked:
+    originator_id: UUID
+    originator_version: int
+    timestamp: datetime
+    token_id: str
+    revoked_by: str
+
+
+@dataclass(frozen=True)
+class EvidenceRead:
+    """Someone read evidence: auditors get audited (issue 5)."""
+
+    originator_id: UUID
+    originator_version: int
+    timestamp: datetime
+    tenant: str
+    token_id: str
+    role: str
+    route: str
+    subject: str
+    query: str
+
+
+def token_stream_id(token_id: str) -> UUID:
+    return derived_uuid("token", token_id)
+
+
+def audit_stream_id(tenant: str) -> UUID:
+    return derived_uuid("audit", tenant)
+
+
+def secret_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def format_token(token_id: str, secret: str) -> str:
+    return f"{TOKEN_PREFIX}_{token_id}_{secret}"
+
+
+def parse_token(presented: str) -> tuple[str, str] | None:
+    """(token id, secret) of a well-formed token, else None."""
+    parts = presented.split("_", 2)
+    if len(parts) != 3 or parts[0] != TOKEN_PREFIX or not parts[1] or not parts[2]:
+        return None
+    return parts[1], parts[2]
+
+
+def secret_matches(secret: str, issued: TokenIssued) -> bool:
+    return hmac.compare_digest(secret_digest(secret), issued.secret_sha256)

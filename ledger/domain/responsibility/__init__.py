@@ -1,0 +1,7 @@
+"""Who was responsible for what: CONTRACT sections 4 and 5 as pure functions.
+
+Facts (inbound events) and the tenant's effective-dated org chart and definitions go in;
+verdicts (violations, obligations, deadline misses, liabilities, fulfilled duties) and the
+case's responsibility chain come out. Nothing here reads a clock or a database: the
+watermark is handed in, so replaying history gives the verdicts living through it gave.
+"""

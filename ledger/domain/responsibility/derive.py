@@ -1,0 +1,227 @@
+"""Verdicts into derived events (CONTRACT section 4), and corrections when they change.
+
+Each derived event's id is `<type>:<key>:<digest>`: the same conclusion always gives the
+same event (so re-deriving is a harmless duplicate), a changed conclusion a new one.
+A liability that no longer follows from the facts is corrected, never deleted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ledger.domain.envelope import content_digest
+from ledger.domain.responsibility.facts import Fact
+from ledger.domain.responsibility.verdicts import CaseAssessment, Liability, short_hash
+
+ENGINE_SOURCE = "ledger/engine"
+DERIVED_TYPES = (
+    "violation.flagged",
+    "deadline.missed",
+    "obligation.escalated",
+    "liability.assigned",
+    "liability.corrected",
+    "duty.fulfilled",
+)
+
+
+@dataclass(slots=True)
+class Emitted:
+    """What a tenant's derived events already say, rebuilt from the ledger on restart."""
+
+    digests: dict[tuple[str, str], str] = field(default_factory=dict)
+    liabilities: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
+    corrected: set[str] = field(default_factory=set)
+
+    def observe(self, envelope: Mapping[str, Any]) -> None:
+        type_, data = envelope["type"], envelope["data"]
+        self.digests[_key(envelope)] = _digest(envelope)
+        if type_ == "liability.assigned":
+            case = self.liabilities.setdefault(str(envelope.get("subject")), {})
+            case[data["liability_id"]] = (data.get("claim", ""), data["employee_id"])
+        elif type_ == "liability.corrected":
+            self.corrected.add(data["liability_id"])
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def _envelope(
+    tenant: str,
+    type_: str,
+    key: str,
+    at: datetime,
+    case_id: str,
+    data: dict[str, Any],
+    cause: Fact | None,
+) -> dict[str, Any]:
+    digest = content_digest(data)[:16]
+    envelope: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": f"{type_}:{short_hash(key)}:{digest}",
+        "source": ENGINE_SOURCE,
+        "type": type_,
+        "time": _iso(at),
+        "tenant": tenant,
+        "subject": case_id,
+        "data": data,
+    }
+    if cause is not None and cause.traceparent:
+        envelope["traceparent"] = cause.traceparent
+    return envelope
+
+
+def _ids(facts: Iterable[Fact]) -> list[str]:
+    return [f.event_id for f in facts]
+
+
+def _refs(facts: Iterable[Fact]) -> list[str]:
+    return [f.ref for f in facts]
+
+
+def liability_data(liability: Liability) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "liability_id": liability.liability_id,
+        "employee_id": liability.employee_id,
+        "kind": liability.kind,
+        "basis": liability.basis,
+        "case_id": liability.case_id,
+        "event_ids": _ids(liability.facts),
+        "event_refs": _refs(liability.facts),
+        "at": _iso(liability.at),
+        "claim": liability.claim,
+    }
+    for name in ("unit_id", "role", "violation_id", "step"):
+        value = getattr(liability, name)
+        if value is not None:
+            data[name] = value
+    return data
+
+
+def assessment_events(tenant: str, a: CaseAssessment) -> list[dict[str, Any]]:
+    """Every derived event that the assessment of one case implies, in business-time order."""
+    out: list[dict[str, Any]] = []
+    for v in a.violations:
+        out.append(
+            _envelope(
+                tenant,
+                "violation.flagged",
+                v.violation_id,
+                v.fact.time,
+                a.case_id,
+                {
+                    "violation_id": v.violation_id,
+                    "event_id": v.fact.event_id,
+                    "event_ref": v.fact.ref,
+                    "employee_id": v.employee_id,
+                    "policy_id": v.policy_id,
+                    "policy_version": v.policy_version,
+                    "severity": v.severity,
+                    "supervisor_id": v.supervisor_id,
+                    "review_due": _iso(v.review_due),
+                    "reason": v.reason,
+                },
+                v.fact,
+            )
+        )
+    for m in a.misses:
+        data: dict[str, Any] = {
+            "obligation": m.obligation,
+            "case_id": m.case_id,
+            "due": _iso(m.due),
+        }
+        for name in ("step", "violation_id", "owner_id", "unit_id"):
+            if getattr(m, name) is not None:
+                data[name] = getattr(m, name)
+        out.append(_envelope(tenant, "deadline.missed", m.key, m.due, a.case_id, data, m.cause))
+    for e in a.escalations:
+        out.append(
+            _envelope(
+                tenant,
+                "obligation.escalated",
+                e.key,
+                e.at,
+                a.case_id,
+                {
+                    "violation_id": e.violation_id,
+                    "from_id": e.from_id,
+                    "to_id": e.to_id,
+                    "review_due": _iso(e.review_due),
+                },
+                e.cause,
+            )
+        )
+    for li in a.liabilities:
+        out.append(
+            _envelope(
+                tenant,
+                "liability.assigned",
+                li.liability_id,
+                li.at,
+                a.case_id,
+                liability_data(li),
+                li.facts[0],
+            )
+        )
+    for d in a.duties:
+        duty: dict[str, Any] = {
+            "duty": d.duty,
+            "employee_id": d.employee_id,
+            "case_id": d.case_id,
+            "event_ids": _ids(d.facts),
+            "event_refs": _refs(d.facts),
+            "at": _iso(d.at),
+        }
+        if d.step is not None:
+            duty["step"] = d.step
+        if d.violation_id is not None:
+            duty["violation_id"] = d.violation_id
+        if d.unit_id is not None:
+            duty["unit_id"] = d.unit_id
+        out.append(_envelope(tenant, "duty.fulfilled", d.key, d.at, a.case_id, duty, d.facts[0]))
+    out.sort(key=lambda e: (datetime.fromisoformat(e["time"]), e["id"]))
+    return out
+
+
+def derive(
+    tenant: str, assessment: CaseAssessment, emitted: Emitted, at: datetime
+) -> list[dict[str, Any]]:
+    """The derived events not yet in the ledger, plus corrections of liabilities that no
+    longer follow from the facts (`at`: the business time of the news that changed them)."""
+    wanted = assessment_events(tenant, assessment)
+    new = [e for e in wanted if emitted.digests.get(_key(e)) != _digest(e)]
+    current = {li.liability_id: li for li in assessment.liabilities}
+    by_claim = {li.claim: li.liability_id for li in assessment.liabilities}
+    previous = emitted.liabilities.get(assessment.case_id, {})
+    for liability_id, (claim, _employee) in sorted(previous.items()):
+        if liability_id in current or liability_id in emitted.corrected:
+            continue
+        data: dict[str, Any] = {
+            "liability_id": liability_id,
+            "case_id": assessment.case_id,
+            "reason": "later or corrected data no longer supports it",
+        }
+        if claim in by_claim:
+            data["replaced_by"] = by_claim[claim]
+            data["reason"] = "later or corrected data names someone else"
+        new.append(
+            _envelope(
+                tenant, "liability.corrected", liability_id, at, assessment.case_id, data, None
+            )
+        )
+    for envelope in new:
+        emitted.observe(envelope)
+    return new
+
+
+def _key(envelope: Mapping[str, Any]) -> tuple[str, str]:
+    """(type, hashed key) of a derived event id `<type>:<hashed key>:<digest>`."""
+    type_, key, _ = str(envelope["id"]).split(":")
+    return (type_, key)
+
+
+def _digest(envelope: Mapping[str, Any]) -> str:
+    return str(envelope["id"]).split(":")[2]

@@ -1,0 +1,106 @@
+"""A tenant's facts, kept in business-time terms, and which cases a new fact affects."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from ledger.domain.responsibility.assess import TenantView, assess_case
+from ledger.domain.responsibility.facts import Fact
+from ledger.domain.responsibility.org import DEFINITION_TYPES, ORG_TYPES
+from ledger.domain.responsibility.verdicts import CaseAssessment
+
+REFERENCE_FIELDS = ("target_id", "violation_id")
+
+
+@dataclass(slots=True)
+class TenantFacts:
+    """Everything a tenant has told the ledger, and the event-time watermark."""
+
+    tenant: str
+    lateness: timedelta
+    view: TenantView = field(default_factory=TenantView)
+    cases: dict[str, list[Fact]] = field(default_factory=dict)
+    latest_time: datetime | None = None
+    _referrers: dict[str, set[str]] = field(default_factory=dict)
+    _next_due: dict[str, datetime] = field(default_factory=dict)
+    _horizon: dict[str, datetime] = field(default_factory=dict)
+
+    @property
+    def watermark(self) -> datetime | None:
+        """Latest event time seen minus the allowed lateness (CONTRACT section 5.7)."""
+        return None if self.latest_time is None else self.latest_time - self.lateness
+
+    def add(self, fact: Fact) -> set[str]:
+        """Take in a fact; return the cases whose verdicts it may change. Taking the same
+        fact twice (a re-read after a lost race) changes nothing."""
+        if self.view.index.resolve(fact.ref) is not None:
+            return set()
+        if self.latest_time is None or fact.time > self.latest_time:
+            self.latest_time = fact.time
+        self.view.index.add(fact)
+        if fact.type in ORG_TYPES:
+            self.view.org.add(fact)
+            return self._reaching(fact.time)
+        if fact.type in DEFINITION_TYPES:
+            self.view.rules.add(fact)
+            return self._reaching(fact.time)
+        if fact.subject is None:
+            return set()
+        self.cases.setdefault(fact.subject, []).append(fact)
+        self._extend_horizon(fact.subject, fact.time)
+        affected = {fact.subject}
+        for reference in self._references(fact):
+            self._referrers.setdefault(reference, set()).add(fact.subject)
+        for name in (fact.ref, fact.event_id):
+            affected |= self._referrers.get(name, set())
+        return affected
+
+    def due_by(self, watermark: datetime | None) -> set[str]:
+        """Cases with an obligation that falls due at or before the watermark."""
+        if watermark is None:
+            return set()
+        return {case for case, due in self._next_due.items() if due <= watermark}
+
+    def assess(self, case_id: str, watermark: datetime | None) -> CaseAssessment:
+        assessment = assess_case(case_id, self.cases.get(case_id, []), self.view, watermark)
+        if assessment.next_due is None:
+            self._next_due.pop(case_id, None)
+        else:
+            self._next_due[case_id] = assessment.next_due
+        for moment in _moments(assessment):
+            self._extend_horizon(case_id, moment)
+        return assessment
+
+    def _reaching(self, effective: datetime) -> set[str]:
+        """Cases that look anything up at or after `effective`: an org change or a new
+        definition from that time can change only their verdicts (every lookup is as of
+        a fact's time or a due time, and a case's horizon is the latest of those)."""
+        return {case for case, horizon in self._horizon.items() if horizon >= effective}
+
+    def _extend_horizon(self, case_id: str, moment: datetime) -> None:
+        current = self._horizon.get(case_id)
+        if current is None or moment > current:
+            self._horizon[case_id] = moment
+
+    @staticmethod
+    def _references(fact: Fact) -> Iterable[str]:
+        for name in REFERENCE_FIELDS:
+            value = fact.data.get(name)
+            if isinstance(value, str):
+                yield value
+        related = fact.data.get("related_ids")
+        if isinstance(related, list):
+            yield from (r for r in related if isinstance(r, str))
+
+
+def _moments(assessment: CaseAssessment) -> list[datetime]:
+    """Every time the assessment looked something up at: due times and their windows."""
+    moments = [link.due for link in assessment.links if link.due is not None]
+    moments += [v.review_due for v in assessment.violations]
+    moments += [m.due for m in assessment.misses]
+    moments += [e.review_due for e in assessment.escalations]
+    if assessment.next_due is not None:
+        moments.append(assessment.next_due)
+    return moments

@@ -1,0 +1,72 @@
+"""`ledger token create|list|revoke`: API tokens for the HTTP API (issue 5)."""
+
+from __future__ import annotations
+
+import getpass
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ledger.adapters.eventstore import EventStore
+from ledger.clock import system_clock
+from ledger.config import Settings
+from ledger.domain.access import Role
+from ledger.tokens import TokenService
+
+token_app = typer.Typer(help="API tokens: created once, stored hashed, revocable.")
+console = Console()
+
+
+def _service() -> TokenService:
+    return TokenService(EventStore(Settings()), system_clock)
+
+
+@token_app.command("create")
+def create(
+    tenant: Annotated[str, typer.Option(help="The tenant the token may see.")],
+    role: Annotated[Role, typer.Option(help="publisher, auditor, hr, manager or admin.")],
+    unit: Annotated[
+        str | None, typer.Option(help="Managers: the unit whose subtree they read.")
+    ] = None,
+) -> None:
+    """Print a new token once; only its hash is stored."""
+    try:
+        token = _service().create(tenant, role, unit, f"cli:{getpass.getuser()}")
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    console.print("token (shown once, keep it secret):", style="bold")
+    print(token)
+
+
+@token_app.command("list")
+def list_tokens(tenant: Annotated[str | None, typer.Option()] = None) -> None:
+    """Tokens with who issued and revoked them; never their secrets."""
+    table = Table("id", "tenant", "role", "unit", "issued", "by", "revoked")
+    for info in _service().list(tenant):
+        i = info.issued
+        revoked = (
+            f"{info.revoked.timestamp:%Y-%m-%d %H:%M} by {info.revoked.revoked_by}"
+            if info.revoked
+            else ""
+        )
+        table.add_row(
+            i.token_id,
+            i.tenant,
+            i.role,
+            i.unit_id or "",
+            f"{i.timestamp:%Y-%m-%d %H:%M}",
+            i.issued_by,
+            revoked,
+        )
+    console.print(table)
+
+
+@token_app.command("revoke")
+def revoke(token_id: Annotated[str, typer.Argument(help="The token's id (from list).")]) -> None:
+    if not _service().revoke(token_id, f"cli:{getpass.getuser()}"):
+        console.print(f"[red]no active token {token_id}[/red]")
+        raise typer.Exit(1)
+    console.print(f"revoked {token_id}")

@@ -1,0 +1,111 @@
+"""The projection base: a batch of ledger entries in, a view's row changes out.
+
+Each projection is an `eventsourcing.projection.Projection` over a `RowView`. The runner
+hands it entries in commit order, a batch at a time (`process_batch`), and it writes the
+batch's rows with the batch's tracking record in one transaction; `process_event` is the
+library's one-event form of the same thing.
+
+Projections are deterministic functions of the ledger's entries in commit order: the same
+entries give the same rows whether they came in one batch or a thousand, which is what
+makes a rebuild (drop and replay) identical to the live-built view.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.projection import Projection
+from eventsourcing.utils import get_topic
+
+from ledger.domain.events import ENTRY_KIND_DERIVED, EntryRecorded
+from projections.schema import Row, ViewSchema, local_day, utc_key
+from projections.views import Changes, RowView
+
+ENTRY_TOPIC = get_topic(EntryRecorded)
+
+
+class LedgerProjection(Projection[RowView], ABC):
+    """A read model of the ledger's entries (inbound and derived), per tenant."""
+
+    schema: ClassVar[ViewSchema]
+    topics = (ENTRY_TOPIC,)
+    #: Keeps state in memory that a restart rebuilds by replaying entries up to the view's
+    #: position (`warm`), without writing.
+    stateful: ClassVar[bool] = False
+
+    def __init__(self, view: RowView) -> None:
+        super().__init__(view)
+        self.warmed = not self.stateful
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        self.process_batch([domain_event], tracking)
+
+    def process_batch(self, entries: Sequence[EntryRecorded], tracking: Tracking | None) -> None:
+        changes = Changes(self.schema)
+        self.apply(entries, changes)
+        self.view.write(changes, tracking)
+
+    @abstractmethod
+    def apply(self, entries: Sequence[EntryRecorded], changes: Changes) -> None:
+        """Put what `entries` change into `changes` (reading current rows as needed)."""
+
+    def warm(self, entries: Sequence[EntryRecorded]) -> None:
+        """Take entries already reflected in the view into memory (stateful ones only)."""
+
+    def reset(self) -> None:
+        """Forget in-memory state (after a failed write, or before a rebuild)."""
+        self.warmed = not self.stateful
+
+
+# --- helpers shared by the views ------------------------------------------------------------
+
+def is_derived(entry: EntryRecorded, type_: str | None = None) -> bool:
+    return entry.kind == ENTRY_KIND_DERIVED and (
+        type_ is None or entry.envelope.get("type") == type_)
+
+
+def derived_key(event_id: str) -> str:
+    """The conclusion's key in a derived id `<type>:<key>:<digest>` (ledger.domain.
+    responsibility.derive): the same conclusion re-derived with new details keeps it."""
+    parts = event_id.split(":")
+    return parts[1] if len(parts) == 3 else event_id
+
+
+def liability_row(entry: EntryRecorded) -> Row:
+    """A `liability.assigned` entry as a row of the liabilities view (and of a chain)."""
+    data = entry.envelope["data"]
+    at = data.get("at") or entry.envelope["time"]
+    return {
+        "tenant": entry.tenant, "liability_id": data["liability_id"],
+        "employee_id": data["employee_id"], "kind": data["kind"], "basis": data["basis"],
+        "case_id": data["case_id"], "unit_id": data.get("unit_id"), "role": data.get("role"),
+        "violation_id": data.get("violation_id"), "step": data.get("step"),
+        "at": at, "at_utc": utc_key(at), "day": local_day(at),
+        "event_ids": list(data.get("event_ids", [])),
+        "event_refs": list(data.get("event_refs", [])),
+        "entry_id": entry.event_id, "position": entry.position,
+        "corrected": False, "corrected_reason": None, "replaced_by": None,
+        "corrected_at": None, "corrected_position": None,
+    }
+
+
+def correct_liability(row: Row, entry: EntryRecorded) -> Row:
+    """The row marked with a `liability.corrected` entry: kept, never deleted."""
+    data = entry.envelope["data"]
+    return {**row, "corrected": True, "corrected_reason": data.get("reason"),
+            "replaced_by": data.get("replaced_by"), "corrected_at": entry.envelope["time"],
+            "corrected_position": entry.position}
+
+
+LIABILITY_FIELDS = ("liability_id", "employee_id", "kind", "basis", "case_id", "unit_id",
+                    "role", "violation_id", "step", "at", "event_ids", "event_refs",
+                    "position", "corrected", "corrected_reason", "replaced_by",
+                    "corrected_at")
+
+
+def public_liability(row: Row) -> Row:
+    """A liability as the API shows it (the same shape in lists and in chains)."""
+    return {name: row.get(name) for name in LIABILITY_FIELDS}

@@ -1,0 +1,162 @@
+"""Queries on the read models, always within one tenant; the HTTP layer only translates.
+
+Lists are in a stable order (business time, then id) and paged by keyset: `after` is the
+(time, id) of the last item of the previous page, so a page never repeats or skips an item
+however many are added meanwhile. Time bounds are inclusive; a `date` bound compares the
+business date (the event's own local date), a `datetime` bound the instant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from projections.base import public_liability
+from projections.runner import Projections
+from projections.schema import Row, utc_key
+from projections.unit_stats import COUNTERS, NO_UNIT
+from projections.views import AllOf, AnyOf, Cond, Op, RowView, Term, eq
+
+Bound = date | datetime
+Cursor = tuple[str, str]
+
+VIOLATION_FIELDS = (
+    "violation_id", "case_id", "event_id", "event_ref", "employee_id", "supervisor_id",
+    "flagged_supervisor_id", "unit_id", "severity", "policy_id", "policy_version", "reason",
+    "at", "review_due", "status", "decision", "reviewed_by", "reviewed_at", "approved_by",
+    "approved_at", "missed_due", "escalated_to", "escalated_at", "position",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[Row]
+    after: Cursor | None
+
+
+def _bounds(start: Bound | None, end: Bound | None, instant: str = "at_utc") -> list[Term]:
+    terms: list[Term] = []
+    limits: tuple[tuple[Bound | None, Op], ...] = ((start, ">="), (end, "<="))
+    for bound, op in limits:
+        if isinstance(bound, datetime):
+            terms.append(Cond(instant, op, utc_key(bound)))
+        elif bound is not None:
+            terms.append(Cond("day", op, bound.isoformat()))
+    return terms
+
+
+def _after(cursor: Cursor | None, id_column: str) -> list[Term]:
+    if cursor is None:
+        return []
+    at, identity = cursor
+    return [AnyOf((Cond("at_utc", ">", at),
+                   AllOf((eq("at_utc", at), Cond(id_column, ">", identity)))))]
+
+
+def _page(rows: list[Row], limit: int, id_column: str) -> Page:
+    more = len(rows) > limit
+    rows = rows[:limit]
+    after = (rows[-1]["at_utc"], rows[-1][id_column]) if more and rows else None
+    return Page(rows, after)
+
+
+class ReadModels:
+    """What the API asks of the views."""
+
+    def __init__(self, projections: Projections) -> None:
+        self.projections = projections
+
+    def _view(self, name: str) -> RowView:
+        return self.projections.view(name)
+
+    def chain(self, tenant: str, case_id: str) -> dict[str, Any] | None:
+        rows = self._view("case_chains").select(
+            "case_chains", [eq("tenant", tenant), eq("case_id", case_id)])
+        if not rows:
+            return None
+        document: dict[str, Any] = rows[0]["document"]
+        return document
+
+    def violations(
+        self, tenant: str, *, employee_id: str | None = None, supervisor_id: str | None = None,
+        unit_id: str | None = None, status: str | None = None, start: Bound | None = None,
+        end: Bound | None = None, limit: int = 100, after: Cursor | None = None,
+    ) -> Page:
+        where: list[Term] = [eq("tenant", tenant), eq("flagged", True)]
+        for column, value in (("employee_id", employee_id), ("unit_id", unit_id),
+                              ("status", status)):
+            if value is not None:
+                where.append(eq(column, value))
+        if supervisor_id is not None:  # the current holder, or the one flagged first
+            where.append(AnyOf((eq("supervisor_id", supervisor_id),
+                                eq("flagged_supervisor_id", supervisor_id))))
+        where += _bounds(start, end) + _after(after, "violation_id")
+        rows = self._view("violations").select(
+            "violations", where, order_by=("at_utc", "violation_id"), limit=limit + 1)
+        page = _page(rows, limit, "violation_id")
+        return Page([{k: r[k] for k in VIOLATION_FIELDS} for r in page.items], page.after)
+
+    def liabilities(
+        self, tenant: str, *, employee_id: str | None = None, kind: str | None = None,
+        basis: str | None = None, unit_id: str | None = None, case_id: str | None = None,
+        start: Bound | None = None, end: Bound | None = None, limit: int = 100,
+        after: Cursor | None = None,
+    ) -> Page:
+        where: list[Term] = [eq("tenant", tenant)]
+        for column, value in (("employee_id", employee_id), ("kind", kind), ("basis", basis),
+                              ("unit_id", unit_id), ("case_id", case_id)):
+            if value is not None:
+                where.append(eq(column, value))
+        where += _bounds(start, end) + _after(after, "liability_id")
+        rows = self._view("liabilities").select(
+            "liabilities", where, order_by=("at_utc", "liability_id"), limit=limit + 1)
+        page = _page(rows, limit, "liability_id")
+        return Page([public_liability(r) for r in page.items], page.after)
+
+    def unit_report(self, tenant: str, start: date | None, end: date | None) -> list[Row]:
+        """Per unit over the business days start..end: steps due (judged on time or
+        overdue), on time, overdue, violations, liabilities, completion rate (on time /
+        due; null with nothing due) and rank (by completion rate, then fewer violations,
+        then fewer liabilities; equal figures share a rank; units with nothing due last)."""
+        where: list[Term] = [eq("tenant", tenant), Cond("unit_id", "<>", NO_UNIT)]
+        where += _bounds(start, end)
+        sums = self._view("unit_stats").sums("unit_stats", where, ("unit_id",), COUNTERS)
+        names = self._unit_names(tenant)
+        rows: list[Row] = []
+        for s in sums:
+            due = s["steps_on_time"] + s["steps_overdue"]
+            rows.append({
+                "unit_id": s["unit_id"], "name": names.get(s["unit_id"]), "steps_due": due,
+                "steps_on_time": s["steps_on_time"], "steps_overdue": s["steps_overdue"],
+                "violations": s["violations"], "liabilities": s["liabilities"],
+                "completion_rate": round(s["steps_on_time"] / due, 4) if due else None,
+            })
+
+        def standing(row: Row) -> tuple[int, float, int, int]:
+            rate = row["completion_rate"]
+            return (rate is None, -(rate or 0.0), row["violations"], row["liabilities"])
+
+        rows.sort(key=lambda r: (standing(r), r["unit_id"]))
+        for number, row in enumerate(rows, start=1):
+            previous = rows[number - 2] if number > 1 else None
+            same = previous is not None and standing(previous) == standing(row)
+            row["rank"] = previous["rank"] if same and previous else number
+        return rows
+
+    def _unit_names(self, tenant: str) -> dict[str, str]:
+        """Each unit's latest name."""
+        names: dict[str, str] = {}
+        for row in self._view("org_history").select(
+            "org_units", [eq("tenant", tenant)],
+            order_by=("unit_id", "valid_from_utc", "source", "event_id"),
+        ):
+            if row["name"]:
+                names[row["unit_id"]] = row["name"]
+        return names
+
+    def org_assignments(self, tenant: str, employee_id: str) -> list[Row]:
+        """An employee's assignments and departures, in business-time order."""
+        return self._view("org_history").select(
+            "org_assignments", [eq("tenant", tenant), eq("employee_id", employee_id)],
+            order_by=("valid_from_utc", "source", "event_id"))

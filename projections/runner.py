@@ -1,0 +1,381 @@
+"""Keeping the read models current: catch up, rebuild, status, and a live worker.
+
+`Projections` holds the views of one ledger store (in its database, tables prefixed with
+the store's name). `catch_up()` reads the ledger's entries once, in commit order and in
+batches, and hands each batch to every projection that has not yet seen it; each writes
+its rows with the batch's last notification id as its tracking record, in one transaction.
+A projection therefore resumes after a restart from its own recorded position, and a
+projection being rebuilt does not hold the others back.
+
+Projections that keep state in memory (case chains, unit statistics) are brought up to
+their recorded position first, by replaying the entries they already reflect without
+writing; the runner remembers how far each one's memory goes, so a view advanced by
+another process (or dropped by a rebuild) is caught up or replayed from scratch.
+
+The library's own `ProjectionRunner` processes one event per transaction and needs a
+subscription, which its SQLite recorder does not offer; batching is what makes a rebuild
+of a million entries take seconds per hundred thousand, so the loop is ours, on the
+library's tracking recorders and tracking records.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.sqlite import SQLiteDatastore
+
+from ledger.adapters.eventstore import EventStore
+from ledger.config import Settings
+from ledger.domain.events import EntryRecorded
+from ledger.worker import FollowerThread
+from projections.base import LedgerProjection
+from projections.case_chains import CaseChainsProjection
+from projections.duties import DutiesProjection
+from projections.liabilities import LiabilitiesProjection
+from projections.org_history import OrgHistoryProjection
+from projections.schema import Row, ViewSchema
+from projections.unit_stats import UnitStatsProjection
+from projections.views import PostgresRowView, RowView, SQLiteRowView
+from projections.violations import ViolationsProjection
+
+log = logging.getLogger(__name__)
+
+PROJECTIONS: dict[str, type[LedgerProjection]] = {
+    p.name: p for p in (LiabilitiesProjection, ViolationsProjection, DutiesProjection,
+                        OrgHistoryProjection, CaseChainsProjection, UnitStatsProjection)
+}
+NAMES: tuple[str, ...] = tuple(PROJECTIONS)
+DEFAULT_BATCH = 5000
+
+#: Called with (notification id reached, ledger head) as a catch-up advances.
+Progress = Callable[[int, int], None]
+
+
+class UnknownProjection(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectionStatus:
+    name: str
+    position: int
+    head: int
+
+    @property
+    def lag(self) -> int:
+        """Notification ids not yet reflected (receipts and checkpoints included)."""
+        return max(0, self.head - self.position)
+
+
+def store_name_of(store: EventStore) -> str:
+    """The store's table prefix: PostgreSQL says it in its table names; the embedded
+    SQLite file has fixed table names, so there it is the configured LEDGER_STORE_NAME."""
+    recorder = store.recorder
+    if isinstance(recorder, PostgresApplicationRecorder):
+        return recorder.events_table_name.removesuffix("_events")
+    return Settings().store_name
+
+
+def checked_names(names: Iterable[str] | None) -> list[str]:
+    chosen = list(names) if names is not None else list(NAMES)
+    unknown = [n for n in chosen if n not in PROJECTIONS]
+    if unknown:
+        raise UnknownProjection(f"unknown projection(s) {unknown}; known: {list(NAMES)}")
+    return chosen
+
+
+class Projections:
+    """The read side of one ledger store."""
+
+    def __init__(
+        self, store: EventStore, *, store_name: str | None = None,
+        names: Iterable[str] | None = None, lateness: timedelta = timedelta(minutes=5),
+        batch_size: int = DEFAULT_BATCH, workers: int = 4, owns_store: bool = False,
+    ) -> None:
+        self.store = store
+        self.store_name = store_name or store_name_of(store)
+        self.lateness = lateness
+        self.batch_size = batch_size
+        self.workers = workers
+        self._owns_store = owns_store
+        self._lock = threading.RLock()
+        #: How far each stateful projection's memory reflects the ledger (None: empty).
+        self._memory: dict[str, int | None] = {}
+        self.projections: dict[str, LedgerProjection] = {
+            name: self._build(name) for name in checked_names(names)}
+        #: The head reached by the last completed catch-up (for readers waiting on it).
+        self.reached = 0
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, names: Iterable[str] | None = None, **options: Any
+    ) -> Projections:
+        return cls(EventStore(settings), store_name=settings.store_name, names=names,
+                   lateness=settings.allowed_lateness, owns_store=True, **options)
+
+    def close(self) -> None:
+        if self._owns_store:
+            self.store.close()
+
+    # --- construction -------------------------------------------------------------------
+
+    def _view(self, schema: ViewSchema) -> RowView:
+        datastore = getattr(self.store.recorder, "datastore", None)
+        view: RowView
+        if isinstance(datastore, PostgresDatastore):
+            view = PostgresRowView(datastore, schema=schema, store_name=self.store_name)
+        elif isinstance(datastore, SQLiteDatastore):
+            view = SQLiteRowView(datastore, schema=schema, store_name=self.store_name)
+        else:
+            raise TypeError(f"no views for a store on {type(datastore).__name__}")
+        view.create_table()
+        return view
+
+    def _build(self, name: str) -> LedgerProjection:
+        cls = PROJECTIONS[name]
+        view = self._view(cls.schema)
+        self._memory[name] = None
+        if cls is CaseChainsProjection:
+            return CaseChainsProjection(view, self.lateness)
+        return cls(view)
+
+    def view(self, name: str) -> RowView:
+        return self.projections[name].view
+
+    # --- catching up --------------------------------------------------------------------
+
+    def catch_up(
+        self, names: Iterable[str] | None = None, *, progress: Progress | None = None,
+        until: int | None = None,
+    ) -> dict[str, int]:
+        """Bring the projections up to the ledger's head (or `until`); entries processed
+        per projection. Safe to call from several threads (one runs at a time)."""
+        with self._lock:
+            chosen = {n: self.projections[n] for n in checked_names(names)
+                      if n in self.projections}
+            head = self.store.max_notification_id() if until is None else until
+            positions = {n: p.view.position() for n, p in chosen.items()}
+            self._sync_memory({n: positions[n] for n, p in chosen.items() if p.stateful})
+            processed = dict.fromkeys(chosen, 0)
+            cursor = min(positions.values(), default=head)
+            if cursor < head:
+                with ThreadPoolExecutor(1, "projections-read") as reader, \
+                        ThreadPoolExecutor(self.workers, "projections") as writers:
+                    self._follow(chosen, positions, processed, cursor, head, reader, writers,
+                                 progress)
+            for name, projection in chosen.items():
+                if positions[name] < head:  # only receipts or checkpoints were left
+                    self._track(projection, head)
+                    if projection.stateful and self._memory.get(name) == positions[name]:
+                        self._memory[name] = head
+            if progress is not None:
+                progress(head, head)
+            if names is None:
+                self.reached = head
+            return processed
+
+    def _follow(
+        self, chosen: dict[str, LedgerProjection], positions: dict[str, int],
+        processed: dict[str, int], cursor: int, head: int, reader: ThreadPoolExecutor,
+        writers: ThreadPoolExecutor, progress: Progress | None,
+    ) -> None:
+        """Batches from `cursor` to `head`. The next batch is read while the projections
+        work on this one, and the projections work side by side (each on its own
+        connection), so one's database round trips overlap another's computing."""
+        upcoming: Future[list[tuple[int, EntryRecorded]]] | None = reader.submit(
+            self.store.entry_notifications, cursor, self.batch_size, head)
+        while upcoming is not None:
+            batch = upcoming.result()
+            if not batch:
+                return
+            last = batch[-1][0]
+            upcoming = reader.submit(self.store.entry_notifications, last, self.batch_size,
+                                     head) if last < head else None
+            jobs: dict[str, tuple[int, Future[int]]] = {}
+            for name, projection in chosen.items():
+                if positions[name] < last:
+                    entries = [e for i, e in batch if i > positions[name]]
+                    jobs[name] = (len(entries), writers.submit(
+                        self._process, name, projection, entries, last))
+            failure: BaseException | None = None
+            for name, (count, job) in jobs.items():
+                try:
+                    positions[name] = job.result()
+                    processed[name] += count
+                except BaseException as exc:
+                    failure = failure or exc
+            if failure is not None:
+                if upcoming is not None:
+                    upcoming.cancel()
+                raise failure
+            if progress is not None:
+                progress(last, head)
+
+    def _process(
+        self, name: str, projection: LedgerProjection, entries: Sequence[EntryRecorded],
+        last: int,
+    ) -> int:
+        try:
+            projection.process_batch(entries, Tracking(self.store_name, last))
+        except IntegrityError:
+            recorded = projection.view.position()
+            if recorded < last:
+                self._forget(name, projection)
+                raise
+            # Another runner wrote this batch first: our memory holds it too; skip ahead.
+            log.info("projection %s: position %s already recorded (now %s)", name, last,
+                     recorded)
+            if projection.stateful:
+                self._memory[name] = last
+                self._sync_memory({name: recorded})
+            return recorded
+        except BaseException:
+            self._forget(name, projection)
+            raise
+        if projection.stateful:
+            self._memory[name] = last
+        return last
+
+    def _track(self, projection: LedgerProjection, head: int) -> None:
+        with contextlib.suppress(IntegrityError):  # another runner recorded it (or more)
+            projection.view.insert_tracking(Tracking(self.store_name, head))
+
+    def _forget(self, name: str, projection: LedgerProjection) -> None:
+        projection.reset()
+        if projection.stateful:
+            self._memory[name] = None
+
+    def _sync_memory(self, targets: dict[str, int]) -> None:
+        """Replay into memory what each stateful view already reflects (no writes)."""
+        spans: dict[str, tuple[int, int]] = {}
+        for name, recorded in targets.items():
+            projection = self.projections[name]
+            memory = self._memory.get(name)
+            if memory is None or memory > recorded:
+                projection.reset()
+                memory = 0
+            if memory < recorded:
+                spans[name] = (memory, recorded)
+            self._memory[name] = memory
+            projection.warmed = memory == recorded
+        if not spans:
+            return
+        cursor = min(start for start, _ in spans.values())
+        stop = max(end for _, end in spans.values())
+        while cursor < stop:
+            batch = self.store.entry_notifications(cursor, self.batch_size * 2, stop=stop)
+            if not batch:
+                break
+            for name, (start, end) in spans.items():
+                entries = [e for i, e in batch if start < i <= end]
+                if entries:
+                    self.projections[name].warm(entries)
+            cursor = batch[-1][0]
+        for name, (_, end) in spans.items():
+            self._memory[name] = end
+            self.projections[name].warmed = True
+
+    # --- rebuild, status, dumps ---------------------------------------------------------
+
+    def rebuild(
+        self, names: Iterable[str] | None = None, *, progress: Progress | None = None
+    ) -> dict[str, int]:
+        """Drop the views (and their tracking) and replay them from the whole ledger."""
+        with self._lock:
+            chosen = checked_names(names)
+            for name in chosen:
+                self.projections[name].view.drop_tables()
+                self.projections[name] = self._build(name)
+            return self.catch_up(chosen, progress=progress)
+
+    def status(self) -> list[ProjectionStatus]:
+        head = self.store.max_notification_id()
+        return [ProjectionStatus(name, p.view.position(), head)
+                for name, p in self.projections.items()]
+
+    def dump(self, names: Iterable[str] | None = None) -> dict[str, dict[str, list[Row]]]:
+        return {name: self.projections[name].view.dump() for name in checked_names(names)
+                if name in self.projections}
+
+    def drop(self) -> None:
+        """Drop every view of this store (tests clean up with this)."""
+        with self._lock:
+            for projection in self.projections.values():
+                projection.view.drop_tables()
+
+
+def catch_up(
+    source: Settings | EventStore, names: Iterable[str] | None = None, **options: Any
+) -> dict[str, int]:
+    """Bring the named projections (all by default) up to the ledger's head, once."""
+    if isinstance(source, Settings):
+        projections = Projections.from_settings(source, names, **options)
+    else:
+        projections = Projections(source, names=names, **options)
+    try:
+        return projections.catch_up()
+    finally:
+        projections.close()
+
+
+class ProjectionWorker:
+    """Keeps the projections current in a background thread of a live process.
+
+    `upstream`, when given, runs first in every round: the responsibility engine's
+    `run_once`, so that what a query reads includes what the ledger derived from the
+    latest events. Readers that need the views as of now call `wait_current()`.
+    """
+
+    def __init__(
+        self, projections: Projections, *, idle_s: float = 0.5,
+        upstream: Callable[[], int] | None = None,
+    ) -> None:
+        self.projections = projections
+        self.upstream = upstream
+        self._changed = threading.Condition()
+        self._follower = FollowerThread("projections", self._step, idle_s)
+        self._started = False
+
+    def start(self) -> ProjectionWorker:
+        self._follower.start()
+        self._started = True
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._started:
+            self._follower.stop(timeout)
+            self._started = False
+
+    def catch_up(self) -> dict[str, int]:
+        """One round in the caller's thread: upstream until idle, then every projection."""
+        if self.upstream is not None:
+            while self.upstream():
+                pass
+        done = self.projections.catch_up()
+        with self._changed:
+            self._changed.notify_all()
+        return done
+
+    def wait_current(self, timeout: float) -> bool:
+        """Wait until the views reflect the ledger as it is now; False on timeout."""
+        target = self.projections.store.max_notification_id()
+        if not self._started:
+            return self.projections.reached >= target
+        with self._changed:
+            return self._changed.wait_for(lambda: self.projections.reached >= target, timeout)
+
+    def _step(self) -> int:
+        read = self.upstream() if self.upstream is not None else 0
+        done = self.projections.catch_up()
+        with self._changed:
+            self._changed.notify_all()
+        return read + sum(done.values())

@@ -1,0 +1,49 @@
+"""HR evidence (issue 5, point 3): every liability and positive record of an employee with
+the ledger events behind them, as JSON, CSV, XLSX and PDF; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from openpyxl import load_workbook
+from pypdf import PdfReader
+
+from tests.integration.test_query_api import Service
+
+
+def test_evidence_lists_liabilities_with_the_events_behind_them(worked: Service) -> None:
+    doc = worked.get("/v1/employees/e-zhang/evidence")
+    assert {(li["basis"], li["case_id"]) for li in doc["liabilities"]} == {
+        ("review_missed", "SO-1001"), ("review_missed", "SO-1005")}
+    assert {e["event_id"] for e in doc["events"]} >= {"SO-1001-submitted", "SO-1005-submitted"}
+    assert all(e["entry_hash"] for e in doc["events"])
+
+
+def test_evidence_includes_positive_records(worked: Service) -> None:
+    doc = worked.get("/v1/employees/e-sun/evidence")
+    assert [p["duty"] for p in doc["positive_records"]] == ["step_on_time"]
+
+
+def test_evidence_is_limited_to_the_period(worked: Service) -> None:
+    doc = worked.get("/v1/employees/e-zhang/evidence", **{"from": "2026-03-04", "to": "2026-03-31"})
+    assert [li["case_id"] for li in doc["liabilities"]] == ["SO-1005"]
+
+
+def test_evidence_exports_in_every_format(worked: Service) -> None:
+    headers = {"X-Ledger-Tenant": "acme"}
+    base = "/v1/employees/e-zhang/evidence"
+    csv_body = worked.client.get(base, params={"format": "csv"}, headers=headers)
+    rows = list(csv.reader(io.StringIO(csv_body.content.decode("utf-8-sig"))))
+    assert [r[0] for r in rows[1:]] == ["liability", "liability"]
+    xlsx = worked.client.get(base, params={"format": "xlsx"}, headers=headers)
+    assert load_workbook(io.BytesIO(xlsx.content))["Liabilities"].max_row == 3
+    pdf = worked.client.get(base, params={"format": "pdf"}, headers=headers)
+    assert pdf.headers["content-type"] == "application/pdf"
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "张伟" in text and "review_missed" in text
+
+
+def test_another_tenant_sees_no_evidence(worked: Service) -> None:
+    doc = worked.get("/v1/employees/e-zhang/evidence", tenant="globex")
+    assert doc["liabilities"] == [] and doc["events"] == []

@@ -1,0 +1,69 @@
+"""POST /v1/events: one envelope or an array, a result per event (CONTRACT section 6)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from ledger.application import Ledger
+from tests.conftest import envelope
+
+
+@pytest.fixture
+def client(ledger: Ledger) -> Iterator[TestClient]:
+    with TestClient(create_app(ledger)) as client:
+        yield client
+
+
+def test_a_single_envelope_is_recorded(client: TestClient) -> None:
+    response = client.post("/v1/events", json=envelope("a"))
+    assert response.status_code == 200
+    assert response.json()["results"] == [{"index": 0, "status": "recorded", "id": "a",
+                                           "position": 1}]
+
+
+def test_an_array_gets_a_result_per_event_and_redelivery_is_duplicate(client: TestClient) -> None:
+    client.post("/v1/events", json=[envelope("a")])
+    response = client.post("/v1/events", json=[envelope("a"), envelope("b")])
+    assert response.status_code == 200
+    assert [r["status"] for r in response.json()["results"]] == ["duplicate", "recorded"]
+    assert response.json()["counts"] == {"recorded": 1, "duplicate": 1, "rejected": 0}
+
+
+def test_a_rejected_event_gets_4xx_with_its_reason_and_the_others_are_kept(
+    client: TestClient, ledger: Ledger
+) -> None:
+    bad = envelope("bad", time="2026-03-02T10:00:00")
+    response = client.post("/v1/events", json=[envelope("a"), bad])
+    assert response.status_code == 422
+    results = response.json()["results"]
+    assert results[0]["status"] == "recorded"
+    assert results[1]["status"] == "rejected"
+    assert results[1]["id"] == "bad"
+    assert {r["field"] for r in results[1]["reasons"]} == {"time"}
+    assert [e.event_id for e in ledger.store.entries("acme")] == ["a"]
+
+
+def test_a_conflicting_redelivery_is_rejected_as_idempotency_conflict(client: TestClient) -> None:
+    client.post("/v1/events", json=envelope("a"))
+    response = client.post("/v1/events", json=envelope("a", operation="refund"))
+    assert response.status_code == 422
+    assert response.json()["results"][0]["reasons"][0]["rule"] == "idempotency_conflict"
+
+
+def test_a_body_that_is_not_json_is_a_problem_document(client: TestClient) -> None:
+    response = client.post("/v1/events", content=b"{not json",
+                           headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "invalid JSON" in response.json()["detail"]
+
+
+def test_openapi_documents_the_ingest_route(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert "/v1/events" in spec["paths"]
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").status_code == 200

@@ -1,0 +1,129 @@
+"""GET /v1/proofs/{event_id} and the checkpoint routes, on SQLite and PostgreSQL.
+
+Every answer is checked the way an auditor would: offline, with the public key only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from ledger.application import Ledger
+from ledger.evidence import verify_bundle, verify_consistency_json
+from ledger.sealing import Sealer
+from ledger.signing import Signer
+from tests.conftest import FixedClock, envelope
+
+ACME = {"X-Ledger-Tenant": "acme"}
+
+
+@pytest.fixture
+def signer() -> Signer:
+    return Signer("api-key", Ed25519PrivateKey.generate())
+
+
+@pytest.fixture
+def keys(signer: Signer) -> dict[str, Any]:
+    return {signer.key_id: signer.public_key}
+
+
+@pytest.fixture
+def sealer(ledger: Ledger, signer: Signer, clock: FixedClock) -> Sealer:
+    sealer = Sealer(ledger.store, signer, clock, 4, timedelta(hours=1))
+    ledger.after_append.append(sealer.after_append)
+    return sealer
+
+
+@pytest.fixture
+def client(ledger: Ledger, sealer: Sealer) -> Iterator[TestClient]:
+    with TestClient(create_app(ledger)) as client:
+        yield client
+
+
+def post(client: TestClient, *events: dict[str, Any]) -> None:
+    response = client.post("/v1/events", json=list(events))
+    assert response.status_code == 200, response.text
+
+
+def test_an_events_proof_verifies_offline(client: TestClient, keys: dict[str, Any]) -> None:
+    post(client, *(envelope(f"e{i}") for i in range(6)))
+    response = client.get("/v1/proofs/e3", headers=ACME)
+    assert response.status_code == 200, response.text
+    bundle = response.json()
+    assert bundle["format"] == "ledger-proofs/v1"
+    (entry,) = bundle["entries"]
+    assert (entry["position"], entry["envelope"]["id"]) == (4, "e3")
+    assert bundle["checkpoint"]["tree_size"] == 6
+    assert verify_bundle(bundle, keys).ok
+
+
+def test_an_entry_not_yet_checkpointed_is_a_409_saying_so(client: TestClient) -> None:
+    post(client, envelope("e0"))
+    post(client, envelope("e1"))  # 1 new entry < 4: not sealed yet
+    response = client.get("/v1/proofs/e1", headers=ACME)
+    assert response.status_code == 409
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["title"] == "Not yet checkpointed"
+
+
+def test_an_id_used_by_two_sources_asks_for_source_hash_id(
+    client: TestClient, sealer: Sealer, keys: dict[str, Any]
+) -> None:
+    post(client, envelope("1", source="erp/orders"), envelope("1", source="crm"))
+    sealer.seal("acme")
+    ambiguous = client.get("/v1/proofs/1", headers=ACME)
+    assert ambiguous.status_code == 409
+    assert sorted(ambiguous.json()["candidates"]) == ["crm#1", "erp/orders#1"]
+    named = client.get("/v1/proofs/erp%2Forders%231", headers=ACME)
+    assert named.status_code == 200, named.text
+    assert named.json()["entries"][0]["envelope"]["source"] == "erp/orders"
+    assert verify_bundle(named.json(), keys).ok
+
+
+def test_an_unknown_event_is_a_404(client: TestClient) -> None:
+    post(client, envelope("e0"))
+    assert client.get("/v1/proofs/nope", headers=ACME).status_code == 404
+
+
+def test_tenants_never_see_each_others_proofs(client: TestClient) -> None:
+    post(client, envelope("e0"))
+    assert client.get("/v1/proofs/e0", headers={"X-Ledger-Tenant": "globex"}).status_code == 404
+
+
+def test_the_tenant_header_is_required(client: TestClient) -> None:
+    assert client.get("/v1/proofs/e0").status_code == 422
+
+
+def test_checkpoints_are_listed_and_provably_consistent(
+    client: TestClient, keys: dict[str, Any]
+) -> None:
+    for batch in range(3):
+        post(client, *(envelope(f"b{batch}-{i}") for i in range(4)))
+    listed = client.get("/v1/checkpoints", headers=ACME).json()
+    assert [c["tree_size"] for c in listed] == [4, 8, 12]
+    proof = client.get("/v1/checkpoints/consistency", params={"from": 4}, headers=ACME)
+    assert proof.status_code == 200, proof.text
+    assert proof.json()["to"]["tree_size"] == 12
+    assert verify_consistency_json(proof.json(), keys) is None
+    between = client.get("/v1/checkpoints/consistency", params={"from": 4, "to": 8},
+                         headers=ACME)
+    assert verify_consistency_json(between.json(), keys) is None
+
+
+def test_a_consistency_proof_needs_checkpoint_sizes(client: TestClient) -> None:
+    post(client, *(envelope(f"e{i}") for i in range(4)))
+    missing = client.get("/v1/checkpoints/consistency", params={"from": 3}, headers=ACME)
+    assert missing.status_code == 404
+
+
+def test_the_routes_are_in_the_openapi_document(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/v1/proofs/{event_id}", "/v1/checkpoints", "/v1/checkpoints/consistency"} <= set(
+        paths
+    )
