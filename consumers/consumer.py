@@ -32,6 +32,8 @@ log = logging.getLogger("consumers.consume")
 
 TP = Any  # kafka.TopicPartition (kafka-python ships no type hints)
 EMPTY_ASSIGNMENT_IDLE_S = 10.0
+# New topics and partitions are noticed within this long (kafka-python's default: 5 min).
+METADATA_MAX_AGE_MS = 30_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +88,7 @@ class LedgerConsumer:
 
     # --- Kafka client ------------------------------------------------------------------
 
-    def _connect(self) -> Any:
+    def _connect(self, stop: threading.Event) -> Any:
         from kafka import KafkaConsumer
         from kafka.consumer.subscription_state import ConsumerRebalanceListener
 
@@ -112,9 +114,27 @@ class LedgerConsumer:
             fetch_max_wait_ms=min(o.linger_ms, 500),
             session_timeout_ms=o.session_timeout_ms,
             heartbeat_interval_ms=max(1000, o.session_timeout_ms // 3),
+            metadata_max_age_ms=METADATA_MAX_AGE_MS,
         )
+        self._await_topic(consumer, stop)
         consumer.subscribe([o.topic], listener=Rebalance())
         return consumer
+
+    def _await_topic(self, consumer: Any, stop: threading.Event) -> None:
+        """Subscribe only once the topic's partitions are in this client's metadata.
+
+        A group joined before then is assigned nothing, and kafka-python only notices the
+        partitions at its next metadata refresh: minutes of a consumer that reads nothing.
+        """
+        waited = time.monotonic()
+        warned = 0.0
+        while not stop.is_set() and not consumer.partitions_for_topic(self.options.topic):
+            if time.monotonic() - warned >= 10.0:
+                log.warning("topic has no partitions yet; waiting for it",
+                            extra={"topic": self.options.topic,
+                                   "waited_s": round(time.monotonic() - waited, 1)})
+                warned = time.monotonic()
+            stop.wait(0.25)
 
     # --- rebalance callbacks (run inside poll) --------------------------------------------
 
@@ -169,7 +189,7 @@ class LedgerConsumer:
     def run(self, stop: threading.Event, until_idle_s: float | None = None) -> None:
         """Consume until `stop` is set (or, with `until_idle_s`, until caught up and idle
         that long), then apply what is buffered and leave the group."""
-        self._consumer = self._connect()
+        self._consumer = self._connect(stop)
         last_data = time.monotonic()
         last_commit = last_lag = 0.0
         try:
