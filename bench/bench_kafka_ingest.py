@@ -221,32 +221,40 @@ def _stop_consumers(processes: list[subprocess.Popen[bytes]]) -> list[dict[str, 
     return totals
 
 
-def _copy_ceiling(url: str, store_name: str, events: int) -> dict[str, Any]:
-    """COPY the ledger's own rows into an equivalent fresh table."""
+def _copy_ceiling(url: str, store_name: str, events: int, runs: int = 3) -> dict[str, Any]:
+    """COPY the ledger's own rows into an equivalent fresh table, `runs` times; the best
+    run is the ceiling (a ceiling should not be lowered by a noisy neighbour), and every
+    run is reported."""
     source = sql.Identifier(f"{store_name}_events")
-    target = sql.Identifier(f"{store_name}_copy")
     with psycopg.connect(url, autocommit=True) as conn:
         rows = conn.execute(sql.SQL(
             "SELECT originator_id, originator_version, topic, state FROM {} "
             "ORDER BY notification_id").format(source)).fetchall()
-        conn.execute(sql.SQL(
-            "CREATE TABLE {} (originator_id uuid NOT NULL, originator_version bigint NOT NULL, "
-            "topic text, state bytea, notification_id bigserial, "
-            "PRIMARY KEY (originator_id, originator_version))").format(target))
-        conn.execute(sql.SQL("CREATE UNIQUE INDEX ON {} (notification_id)").format(target))
-        try:
-            started = time.perf_counter()
-            with conn.transaction(), conn.cursor() as cur, cur.copy(sql.SQL(
-                "COPY {} (originator_id, originator_version, topic, state) "
-                "FROM STDIN (FORMAT BINARY)").format(target)) as copy:
-                copy.set_types(["uuid", "int8", "text", "bytea"])
-                for row in rows:
-                    copy.write_row(row)
-            seconds = time.perf_counter() - started
-        finally:
-            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(target))
+        times = [_copy_once(conn, sql.Identifier(f"{store_name}_copy"), rows)
+                 for _ in range(runs)]
+    seconds = min(times)
     return {"events": events, "rows": len(rows), "seconds": round(seconds, 2),
-            "events_per_s": round(events / seconds), "rows_per_s": round(len(rows) / seconds)}
+            "events_per_s": round(events / seconds), "rows_per_s": round(len(rows) / seconds),
+            "runs_events_per_s": [round(events / t) for t in times]}
+
+
+def _copy_once(conn: psycopg.Connection[Any], target: sql.Identifier, rows: list[Any]) -> float:
+    conn.execute(sql.SQL(
+        "CREATE TABLE {} (originator_id uuid NOT NULL, originator_version bigint NOT NULL, "
+        "topic text, state bytea, notification_id bigserial, "
+        "PRIMARY KEY (originator_id, originator_version))").format(target))
+    conn.execute(sql.SQL("CREATE UNIQUE INDEX ON {} (notification_id)").format(target))
+    try:
+        started = time.perf_counter()
+        with conn.transaction(), conn.cursor() as cur, cur.copy(sql.SQL(
+            "COPY {} (originator_id, originator_version, topic, state) "
+            "FROM STDIN (FORMAT BINARY)").format(target)) as copy:
+            copy.set_types(["uuid", "int8", "text", "bytea"])
+            for row in rows:
+                copy.write_row(row)
+        return time.perf_counter() - started
+    finally:
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(target))
 
 
 def _naive(url: str, events: list[dict[str, Any]]) -> dict[str, Any]:

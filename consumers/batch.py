@@ -25,7 +25,7 @@ from eventsourcing.persistence import Tracking
 
 from consumers.dead_letters import dead_letter_of
 from consumers.messages import InboundMessage, parse_value
-from ledger.application import Ledger
+from ledger.application import Ledger, Prepared
 from ledger.clock import Clock
 from ledger.domain.recording import Outcome, Reason, Status
 
@@ -88,6 +88,15 @@ class _DeadLetters:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedBatch:
+    """A partition batch parsed and validated, waiting for its transaction."""
+
+    messages: Sequence[InboundMessage]
+    not_json: dict[int, Reason]
+    prepared: Prepared
+
+
 class BatchRecorder:
     """Records partition batches through the ledger; knows nothing of Kafka clients."""
 
@@ -100,9 +109,13 @@ class BatchRecorder:
         Raises `AlreadyTracked` when the batch's last offset is already recorded, and lets
         storage errors through: nothing of the batch is then recorded.
         """
+        return self.apply(self.prepare(messages))
+
+    def prepare(self, messages: Sequence[InboundMessage]) -> PreparedBatch:
+        """Parse and validate a batch; touches no store (see `Ledger.prepare`)."""
         if not messages:
             raise ValueError("an empty batch has no position to record")
-        first, last = messages[0], messages[-1]
+        first = messages[0]
         if any(m.partition != first.partition or m.topic != first.topic for m in messages):
             raise ValueError("a batch holds messages of one topic partition only")
         items: list[object] = []
@@ -114,9 +127,15 @@ class BatchRecorder:
                 items.append(_NOT_JSON)
             else:
                 items.append(value)
-        factory = _DeadLetters(messages, not_json, self.ledger.clock)
-        outcomes = self.ledger.record(
-            items,
+        return PreparedBatch(messages, not_json, self.ledger.prepare(items))
+
+    def apply(self, batch: PreparedBatch) -> BatchResult:
+        """Append a prepared batch with its position and dead letters (see `record`)."""
+        messages = batch.messages
+        first, last = messages[0], messages[-1]
+        factory = _DeadLetters(messages, batch.not_json, self.ledger.clock)
+        outcomes = self.ledger.record_prepared(
+            batch.prepared,
             tracking=Tracking(tracking_name(first.topic, first.partition), last.offset),
             dead_letter=factory,
         )

@@ -23,6 +23,7 @@ from rich.table import Table
 from consumers.observability import IngestMetrics, configure_json_logging
 from ledger.bootstrap import build_ledger
 from ledger.config import Settings
+from ledger.runtime import tune_gc_for_ingest
 
 console = Console(stderr=True)
 out = Console()
@@ -84,6 +85,7 @@ def consume(
     configure_json_logging(log_level)
     settings = Settings()
     ledger = build_ledger(settings)
+    tune_gc_for_ingest()
     config = config_from(
         settings, topic=topic, group=group, batch_size=batch_size, linger_ms=linger_ms,
         until_idle_s=until_idle, relay=relay, metrics_port=metrics_port,

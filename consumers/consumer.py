@@ -20,10 +20,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from consumers.batch import BatchRecorder, tracking_name
+from consumers.batch import BatchRecorder, BatchResult, PreparedBatch, tracking_name
 from consumers.messages import InboundMessage
 from consumers.observability import IngestMetrics
 from ledger.application import AlreadyTracked, Ledger
@@ -85,6 +86,9 @@ class LedgerConsumer:
         self._joined = False
         self._assigned_at = 0.0
         self._consumer: Any = None
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-writer")
+        self._in_flight: tuple[TP, list[InboundMessage], Future[tuple[BatchResult, float]]] | None
+        self._in_flight = None
 
     # --- Kafka client ------------------------------------------------------------------
 
@@ -139,7 +143,10 @@ class LedgerConsumer:
     # --- rebalance callbacks (run inside poll) --------------------------------------------
 
     def _revoked(self, revoked: list[TP]) -> None:
-        """Forget what was buffered: the next owner reads it again from the recorded position."""
+        """Forget what was buffered: the next owner reads it again from the recorded position.
+
+        The batch in flight is waited for first, so the next owner finds its position."""
+        self._settle()
         self._commit_advisory()
         for tp in revoked:
             self._buffers.pop(tp, None)
@@ -214,8 +221,10 @@ class LedgerConsumer:
                     log.info("caught up and idle; stopping", extra=totals)
                     break
             self._flush(time.monotonic(), everything=True)
+            self._settle()
             self._commit_advisory()
         finally:
+            self._writer.shutdown(wait=True)  # a transaction in flight ends either way
             self._update_lag()
             self._consumer.close(autocommit=False)
 
@@ -246,13 +255,40 @@ class LedgerConsumer:
             del self._buffers[tp]
             self._first_at.pop(tp, None)
             for start in range(0, len(buffer), size):
-                if not self._apply(tp, buffer[start : start + size]):
+                if not self._submit(tp, buffer[start : start + size]):
                     break
 
-    def _apply(self, tp: TP, batch: list[InboundMessage]) -> bool:
+    # --- the pipeline: this thread prepares batch N+1 while the writer appends batch N ---
+    #
+    # One batch at most is in flight, so batches are appended in the order they were read,
+    # and a batch is only handed over if it starts exactly where its partition's previous
+    # one ended and that one succeeded (after a failure the partition is repositioned and
+    # whatever was prepared past the failure is dropped, to be read again).
+
+    def _submit(self, tp: TP, batch: list[InboundMessage]) -> bool:
+        """Prepare `batch` (overlapping the append in flight), then hand it to the writer."""
+        prepared = self._recorder.prepare(batch)
+        self._settle()
+        if self._next.get(tp) != batch[0].offset or tp in self._pending:
+            return False  # revoked, or repositioned by a failure of the batch before it
+        self._next[tp] = batch[-1].offset + 1
+        future = self._writer.submit(self._timed_apply, prepared)
+        self._in_flight = (tp, batch, future)
+        return True
+
+    def _timed_apply(self, prepared: PreparedBatch) -> tuple[BatchResult, float]:
         started = time.perf_counter()
+        result = self._recorder.apply(prepared)
+        return result, time.perf_counter() - started
+
+    def _settle(self) -> bool:
+        """Wait for the batch in flight, if any, and act on how it ended; False if it failed."""
+        if self._in_flight is None:
+            return True
+        tp, batch, future = self._in_flight
+        self._in_flight = None
         try:
-            result = self._recorder.record(batch)
+            result, seconds = future.result()
         except AlreadyTracked:
             self.metrics.batch_skipped(tp.topic, tp.partition)
             log.info("batch already applied; skipping it",
@@ -271,9 +307,9 @@ class LedgerConsumer:
             time.sleep(min(self.options.max_backoff_s, 0.25 * 2 ** min(self._failures, 5)))
             return False
         self._failures = 0
-        self._next[tp] = batch[-1].offset + 1
-        self._to_commit[tp] = self._next[tp]
-        self.metrics.batch_applied(result, time.perf_counter() - started)
+        if tp in self._next:  # still ours: tell Kafka (advisory) how far it is recorded
+            self._to_commit[tp] = batch[-1].offset + 1
+        self.metrics.batch_applied(result, seconds)
         if result.dead_lettered:
             self._on_dead_letters()
         return True
@@ -300,7 +336,7 @@ class LedgerConsumer:
                 self.metrics.set_lag(tp.topic, tp.partition, nxt, max(0, highwater - nxt))
 
     def _idle(self) -> bool:
-        if not self._joined or self._pending or self._buffers:
+        if not self._joined or self._pending or self._buffers or self._in_flight is not None:
             return False
         if not self._next:
             # No partitions: right after joining, an assignment can be empty for a moment

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.domain import DomainEventProtocol
@@ -40,6 +41,15 @@ DeadLetterFactory = Callable[[int, Outcome], DomainEventProtocol[Any]]
 AfterAppend = Callable[[Sequence[Outcome], Sequence[DomainEventProtocol[Any]]], None]
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A validated batch, ready to append: rejections, and valid envelopes by tenant."""
+
+    size: int
+    rejected: list[Outcome]
+    by_tenant: dict[str, list[tuple[int, Envelope]]]
+
+
 class Ledger:
     def __init__(self, store: EventStore, validator: EventValidator, clock: Clock) -> None:
         self.store = store
@@ -63,20 +73,36 @@ class Ledger:
         `tracking` when given, so a reader's position is recorded iff its events are.
         A rejected item never blocks or half-applies the others.
         """
-        outcomes: dict[int, Outcome] = {}
+        return self.record_prepared(self.prepare(items), tracking, dead_letter)
+
+    def prepare(self, items: Sequence[object]) -> Prepared:
+        """Validate and wrap a batch without touching the store: the CPU-bound half of
+        `record`, which a pipelined reader (consumers/) runs on the next batch while the
+        store is still writing the previous one."""
+        rejected: list[Outcome] = []
         by_tenant: dict[str, list[tuple[int, Envelope]]] = defaultdict(list)
         for index, item in enumerate(items):
             problems = self.validator.validate(item)
             if problems:
-                outcomes[index] = _rejected(index, item, problems)
+                rejected.append(_rejected(index, item, problems))
                 continue
             assert isinstance(item, dict)
             envelope = Envelope.from_validated(item, self.validator.stream_key(item))
             by_tenant[envelope.tenant].append((index, envelope))
-        rejected = list(outcomes.values())
-        for outcome in self._append(by_tenant, rejected, tracking, dead_letter):
+        return Prepared(len(items), rejected, dict(by_tenant))
+
+    def record_prepared(
+        self,
+        prepared: Prepared,
+        tracking: Tracking | None = None,
+        dead_letter: DeadLetterFactory | None = None,
+    ) -> list[Outcome]:
+        """Append a prepared batch: `record`'s second half (see `record`)."""
+        outcomes = {outcome.index: outcome for outcome in prepared.rejected}
+        appended = self._append(prepared.by_tenant, prepared.rejected, tracking, dead_letter)
+        for outcome in appended:
             outcomes[outcome.index] = outcome
-        return [outcomes[i] for i in range(len(items))]
+        return [outcomes[i] for i in range(prepared.size)]
 
     def record_derived(
         self, envelopes: Sequence[dict[str, Any]], tracking: Tracking | None

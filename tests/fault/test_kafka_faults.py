@@ -48,6 +48,9 @@ CASES = 800
 #: is still busy when the process is killed or the service stops (~38k events).
 BUSY_CASES = 4 * CASES
 PER_CASE = 12
+#: The rebalance test needs the stream still flowing after a second process has started
+#: and joined the group (seconds), at a pipelined consumer's pace (~96k events).
+REBALANCE_CASES = 10 * CASES
 DUPLICATE_EVERY = 10  # every 10th event is published a second time
 POISON_COUNT = 12
 CATCH_UP_S = 240.0
@@ -182,7 +185,7 @@ def test_a_postgres_restart_during_consumption_loses_and_doubles_nothing(
 def test_two_consumers_share_the_partitions_and_rebalances_lose_and_double_nothing(
     scenario: Scenario, tmp_path: Path
 ) -> None:
-    work = Workload(scenario, cases=3 * CASES)
+    work = Workload(scenario, cases=REBALANCE_CASES)
     small = ("--batch-size", "200")
     first = ConsumerProcess(scenario, tmp_path, "first", *small).start()
     wait_until(lambda: entry_count(scenario.settings(), scenario.tenant) >= work.expected // 10,

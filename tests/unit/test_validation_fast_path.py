@@ -44,3 +44,24 @@ def test_a_real_looking_but_impossible_time_is_rejected_by_both() -> None:
     bad["time"] = "2026-02-30T10:00:00+08:00"
     assert not schema.fast.is_valid(bad)
     assert list(schema.slow.iter_errors(bad))
+
+
+@pytest.mark.parametrize("instance", instances(), ids=lambda i: str(i.get("id")))
+def test_the_plain_shortcut_accepts_only_what_the_full_path_finds_no_problem_with(
+    instance: Any,
+) -> None:
+    validator = default_validator()
+    if validator._plainly_valid(instance):
+        assert validator._full_problems(instance) == []
+    assert (validator.validate(instance) == []) == (validator._full_problems(instance) == [])
+
+
+def test_types_with_semantic_checks_never_take_the_shortcut() -> None:
+    from ledger.validation import _SEMANTIC_TYPES, INBOUND_TYPES
+
+    assert _SEMANTIC_TYPES <= INBOUND_TYPES
+    bad_rule = next(i for i in instances() if i.get("type") == "ledger.policy.defined"
+                    and default_validator().validate(i) == [])
+    broken = {**bad_rule, "data": {**bad_rule["data"], "rule": "this is ( not CEL"}}
+    assert not default_validator()._plainly_valid(broken)
+    assert [p.rule for p in default_validator().validate(broken)] == ["cel_compile"]
