@@ -7,7 +7,9 @@ origin, so no CORS is needed and the token never leaves that origin.
 
 It needs one thing the query routes did not offer: the names behind employee ids (the
 chain and the liabilities only carry ids, and HR picks people by name). `GET /v1/employees`
-answers the tenant's directory as the org history stands now, from the org-history view.
+answers the tenant's directory as the org history stands now, from the org-history view
+(capability `read_liabilities`; a manager gets the employees of their units). The
+console's files are public (they hold no data); every route they call needs the token.
 
 `mount_console(app)` is the only thing `api.app` calls.
 """
@@ -24,7 +26,9 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.types import Scope
 
-from api.queries import ProblemRoute, Reads, Tenant
+from api import examples
+from api.caller import LiabilityReader
+from api.problems import AUTHENTICATED, problems
 from projections.views import eq
 
 ASSETS = Path(__file__).with_name("console")
@@ -77,16 +81,19 @@ def directory(assignments: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [people[key] for key in sorted(people)]
 
 
-router = APIRouter(route_class=ProblemRoute, tags=["queries"])
+router = APIRouter(tags=["queries"], responses=problems(*AUTHENTICATED))
 
 
-@router.get("/v1/employees", response_model=EmployeeDirectory)
-def get_employees(tenant: Tenant, reads: Reads) -> Response:
+@router.get("/v1/employees", response_model=EmployeeDirectory,
+            summary="The tenant's employee directory",
+            responses={200: examples.ok(examples.EMPLOYEES)})
+def get_employees(caller: LiabilityReader) -> Response:
     """The tenant's employees with their names and current unit: what a person picker and
-    the display of names behind ids need."""
-    rows = reads.projections.view("org_history").select(
-        "org_assignments", [eq("tenant", tenant)])
-    return Response(orjson.dumps({"items": directory(rows)}), media_type="application/json")
+    the display of names behind ids need (a manager: the employees of their units)."""
+    rows = caller.reads.projections.view("org_history").select(
+        "org_assignments", [eq("tenant", caller.tenant)])
+    people = [p for p in directory(rows) if caller.sees_employee(p["employee_id"])]
+    return Response(orjson.dumps({"items": people}), media_type="application/json")
 
 
 class ConsoleFiles(StaticFiles):

@@ -1,35 +1,45 @@
-"""HR evidence: `GET /v1/employees/{employee_id}/evidence?from=&to=&format=`.
+"""HR evidence: `GET /v1/employees/{employee_id}/evidence?from=&to=&format=`, and its audit.
 
 Every liability and every positive record of the employee over the period, the ledger
 events behind them and the proofs that those events are in the ledger as recorded. The
-same document is rendered as JSON, CSV, XLSX or PDF (ledger/exports.py), and every read
-of it is itself recorded (who, what, when) in the tenant's audit trail.
+same document is rendered as JSON, CSV, XLSX or PDF (ledger/exports.py).
+
+Auditors get audited: every evidence answer, in any format, is recorded first (who: the
+token's id and role; what: the employee, the format, the period asked for; when: the
+service's clock) in the tenant's audit trail, and `GET /v1/audit/evidence-reads` lists
+it. The record is written before the answer leaves: if it cannot be written, the
+evidence is not served. An employee the tenant has no record of, or one outside a
+manager's units, is a 404 and is not recorded (nothing was read).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
+from urllib.parse import parse_qs, urlencode
 
-from fastapi import APIRouter, Path, Query, Request
+import orjson
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, Field
 
-from api.queries import From, Reads, Tenant, To, _bound
+from api import examples
+from api.auth import require
+from api.caller import Caller, EvidenceReader
+from api.downloads import FormatParam, answer, download_docs, filename
+from api.problems import AUTHENTICATED, ProblemError, problems
+from api.queries import From, To, parse_bound
 from ledger.adapters.eventstore import EventStore
+from ledger.domain.access import Capability, EvidenceRead, Principal
 from ledger.domain.events import EntryRecorded
 from ledger.evidence import NotSealedError, bundle_for, entry_json, resolve_event
 from ledger.exports import evidence_csv, evidence_pdf, evidence_xlsx
+from ledger.tokens import AuditTrail
 from projections.reads import Bound, ReadModels
-from projections.views import eq
 
-Format = Literal["json", "csv", "xlsx", "pdf"]
-MEDIA = {
-    "json": "application/json",
-    "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "pdf": "application/pdf",
-}
+EVIDENCE_ROUTE = "/v1/employees/{employee_id}/evidence"
+EVIDENCE_EXPORTERS = {"csv": evidence_csv, "xlsx": evidence_xlsx, "pdf": evidence_pdf}
 
 
 def _all_liabilities(
@@ -45,21 +55,6 @@ def _all_liabilities(
         if page.after is None:
             return found
         after = page.after
-
-
-def _positive_records(
-    reads: ReadModels, tenant: str, employee_id: str, start: Bound | None, end: Bound | None
-) -> list[dict[str, Any]]:
-    from projections.reads import _bounds  # the read side's own period semantics
-
-    rows = reads.projections.view("duties").select(
-        "duties",
-        [eq("tenant", tenant), eq("employee_id", employee_id), *_bounds(start, end)],
-        order_by=("at_utc", "duty_key"),
-    )
-    fields = ("duty", "case_id", "at", "step", "violation_id", "unit_id", "event_ids",
-              "event_refs")
-    return [{name: row.get(name) for name in fields} for row in rows]
 
 
 def _entries_behind(
@@ -83,7 +78,7 @@ def evidence_document(
     liabilities = _all_liabilities(reads, tenant, employee_id, start, end)
     for liability in liabilities:
         liability["status"] = "corrected" if liability.get("corrected") else "active"
-    positive = _positive_records(reads, tenant, employee_id, start, end)
+    positive = reads.duties(tenant, employee_id, start, end)
     entries = _entries_behind(store, tenant, [*liabilities, *positive])
     assignments = reads.org_assignments(tenant, employee_id)
     latest = assignments[-1] if assignments else {}
@@ -103,43 +98,106 @@ def evidence_document(
     }
 
 
-def render(document: dict[str, Any], fmt: Format) -> bytes:
-    import orjson
-
-    if fmt == "json":
-        return orjson.dumps(document)
-    return {"csv": evidence_csv, "xlsx": evidence_xlsx, "pdf": evidence_pdf}[fmt](document)
+def audit_query(start: str | None, end: str | None, fmt: str) -> str:
+    """What was asked, as the audit trail keeps it (the export CLI writes the same form)."""
+    return urlencode([(k, v) for k, v in (("from", start), ("to", end), ("format", fmt))
+                      if v is not None])
 
 
-def evidence_response(document: dict[str, Any], fmt: Format) -> Response:
-    body = render(document, fmt)
-    headers = {}
-    if fmt != "json":
-        name = f"evidence-{document['employee_id']}.{fmt}"
-        headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    return Response(body, media_type=MEDIA[fmt], headers=headers)
+def _audit_trail(request: Request) -> AuditTrail:
+    trail: AuditTrail = request.app.state.audit
+    return trail
 
 
-FormatParam = Annotated[Format, Query(description="json, csv, xlsx or pdf.")]
+def _check_employee(caller: Caller, employee_id: str) -> None:
+    """404 alike for an employee outside the caller's scope and one unknown to the tenant."""
+    if not (caller.sees_employee(employee_id)
+            and caller.reads.knows_employee(caller.tenant, employee_id)):
+        raise ProblemError(404, "Unknown employee",
+                           f"no employee {employee_id!r} for this tenant")
+
+
 EmployeeParam = Annotated[str, Path(description="The employee's id.")]
 
-router = APIRouter(tags=["evidence"])
+router = APIRouter(tags=["evidence"], responses=problems(*AUTHENTICATED, 422))
 
 
 @router.get(
-    "/v1/employees/{employee_id}/evidence",
-    responses={200: {"content": {m: {} for m in MEDIA.values()},
-                     "description": "The evidence, in the asked format."}},
+    EVIDENCE_ROUTE, summary="An employee's evidence, as JSON, CSV, XLSX or PDF",
+    responses={200: download_docs(examples.EVIDENCE, examples.EVIDENCE_CSV, "The evidence"),
+               **problems(404, 503, s404="No such employee in the token's tenant, or one "
+                          "outside a manager's units.")},
 )
 def get_evidence(
-    request: Request, employee_id: EmployeeParam, tenant: Tenant, reads: Reads,
+    request: Request, employee_id: EmployeeParam, caller: EvidenceReader,
     from_: From = None, to: To = None, format: FormatParam = "json",
 ) -> Response:
     """Every liability and positive record of the employee over from..to, with the ledger
-    events behind them and their inclusion proofs against the latest signed checkpoint."""
+    events behind them and their inclusion proofs against the latest signed checkpoint.
+    Each answer is recorded in the tenant's evidence-read audit trail."""
+    _check_employee(caller, employee_id)
     ledger = request.app.state.ledger
     document = evidence_document(
-        reads, ledger.store, tenant, employee_id, _bound("from", from_), _bound("to", to),
-        ledger.clock(),
+        caller.reads, ledger.store, caller.tenant, employee_id, parse_bound("from", from_),
+        parse_bound("to", to), ledger.clock(),
     )
-    return evidence_response(document, format)
+    response = answer(document, format, EVIDENCE_EXPORTERS,
+                      filename("evidence", employee_id, from_, to, fmt=format))
+    _audit_trail(request).record(caller.principal, EVIDENCE_ROUTE, employee_id,
+                                 audit_query(from_, to, format))
+    return response
+
+
+# --- the audit trail ----------------------------------------------------------------------
+
+class EvidenceReadOut(BaseModel):
+    sequence: int = Field(description="Place in the tenant's audit trail, from 1.")
+    at: str = Field(description="When it was read (the reading service's clock), RFC 3339.")
+    token_id: str = Field(description="Who: the id of the token used (`cli:<user>` for "
+                          "`ledger export`).")
+    role: str = Field(description="The token's role.")
+    route: str = Field(description="What was read: the API route or the CLI command.")
+    employee_id: str | None = Field(description="Whose evidence (null for a unit report).")
+    format: str | None
+    from_: str | None = Field(alias="from", description="The period asked for, as given.")
+    to: str | None
+    query: str = Field(description="The request's parameters as recorded.")
+
+
+class EvidenceReadPage(BaseModel):
+    items: list[EvidenceReadOut] = Field(description="Oldest first.")
+    next_after: int | None = Field(description="Pass as `after` for the next page; null on "
+                                   "the last page.")
+
+
+def _read_out(read: EvidenceRead) -> dict[str, Any]:
+    asked = {key: values[-1] for key, values in parse_qs(read.query).items()}
+    return {"sequence": read.originator_version, "at": read.timestamp.isoformat(),
+            "token_id": read.token_id, "role": read.role, "route": read.route,
+            "employee_id": read.subject or None, "format": asked.get("format"),
+            "from": asked.get("from"), "to": asked.get("to"), "query": read.query}
+
+
+@router.get(
+    "/v1/audit/evidence-reads", response_model=EvidenceReadPage, tags=["audit"],
+    summary="Who read which evidence, and when",
+    responses={200: examples.ok(examples.EVIDENCE_READS)},
+)
+def list_evidence_reads(
+    request: Request,
+    principal: Annotated[Principal, Depends(require(Capability.READ_AUDIT))],
+    employee_id: Annotated[str | None, Query(description="Only reads of this employee.")] = None,
+    token_id: Annotated[str | None, Query(description="Only reads with this token.")] = None,
+    after: Annotated[int, Query(ge=0, description="Only reads after this sequence.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Items per page.")] = 100,
+) -> Response:
+    """The tenant's evidence-read audit trail, oldest first (auditors and admins)."""
+    reads = [r for r in _audit_trail(request).reads(principal.tenant)
+             if r.originator_version > after
+             and (employee_id is None or r.subject == employee_id)
+             and (token_id is None or r.token_id == token_id)]
+    page = reads[:limit]
+    more = len(reads) > limit
+    body = {"items": [_read_out(r) for r in page],
+            "next_after": page[-1].originator_version if more and page else None}
+    return Response(orjson.dumps(body), media_type="application/json")

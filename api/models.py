@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from api.problems import Problem
+
 
 class ReasonOut(BaseModel):
     rule: str = Field(examples=["required"], description="Machine-readable code.")
@@ -30,10 +32,12 @@ class IngestResponse(BaseModel):
     counts: dict[str, int]
 
 
-class Problem(BaseModel):
-    """RFC 9457 problem details."""
+class IngestProblem(Problem):
+    """A batch with refused or rejected events: a problem document (RFC 9457) whose
+    extension members are the per-event results, as in a 200 answer."""
 
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str
+    results: list[EventResult]
+    counts: dict[str, int]
+
+
+__all__ = ["EventResult", "IngestProblem", "IngestResponse", "Problem", "ReasonOut"]

@@ -4,8 +4,10 @@ Only translation here: the proofs are built by ledger/evidence.py from the store
 answers are proof bundles that `ledger verify-evidence` (or any RFC 9162 verifier plus
 Ed25519) checks offline with the ledger's public key.
 
-The tenant comes from the `X-Ledger-Tenant` header until access control (another issue)
-derives it from the caller.
+The tenant is the bearer token's (capability `read_chains`). A manager gets the proof of
+an event only if it concerns their units (api/caller.py); anything else is a 404, as for
+an event that does not exist. Checkpoints carry no business data: every holder of
+`read_chains` sees the tenant's.
 """
 
 from __future__ import annotations
@@ -13,24 +15,23 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from api import examples
+from api.auth import require
+from api.caller import caller_for
+from api.problems import AUTHENTICATED, ProblemError, problems
 from ledger.adapters.eventstore import EventStore
+from ledger.domain.access import Capability, Principal
+from ledger.domain.events import EntryRecorded
 from ledger.evidence import NotSealedError, Prover, StoreDamagedError, resolve_event
 
-router = APIRouter(tags=["proofs"])
+router = APIRouter(tags=["proofs"], responses=problems(*AUTHENTICATED, 422))
 
-TenantHeader = Annotated[
-    str,
-    Header(
-        alias="X-Ledger-Tenant",
-        pattern=r"^[a-z0-9-]{1,63}$",
-        description="The caller's tenant (until access control derives it).",
-    ),
-]
+ProofReader = Annotated[Principal, Depends(require(Capability.READ_CHAINS))]
 
 
 class CheckpointOut(BaseModel):
@@ -73,38 +74,41 @@ class ConsistencyOut(BaseModel):
     consistency_proof: list[str] = Field(description="RFC 9162 consistency proof, hex.")
 
 
-class ProblemOut(BaseModel):
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str
-
-
 def _store(request: Request) -> EventStore:
     store: EventStore = request.app.state.ledger.store
     return store
-
-
-def _problem(status: int, title: str, detail: str, **extra: Any) -> Response:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    return Response(orjson.dumps(body), status_code=status, media_type="application/problem+json")
 
 
 def _json(content: Any) -> Response:
     return Response(orjson.dumps(content), media_type="application/json")
 
 
-_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    404: {"model": ProblemOut, "description": "No such event or checkpoint in the ledger."},
-    409: {"model": ProblemOut, "description": "The id names events of several sources "
-          "(ask for source#id), or the entry is not covered by a signed checkpoint yet."},
-    500: {"model": ProblemOut, "description": "The store's tree data is damaged: run "
-          "`ledger verify`."},
-}
+_CONFLICTS = problems(409, 500, s409="The id names events of several sources (ask for "
+                      "source#id), or the entry is not covered by a signed checkpoint yet.",
+                      s500="The store's tree data is damaged: run `ledger verify`.")
 
 
-@router.get("/v1/proofs/{event_id:path}", response_model=ProofBundleOut, responses=_PROBLEMS)
-async def get_proof(event_id: str, tenant: TenantHeader, request: Request) -> Response:
+def _visible(request: Request, principal: Principal, found: list[EntryRecorded]) -> list[
+        EntryRecorded]:
+    """The entries the principal may see: all for tenant-wide roles, a manager's own."""
+    if not principal.scoped_to_unit:
+        return found
+    caller = caller_for(request, principal)
+    return [entry for entry in found if caller.sees_event(entry.envelope)]
+
+
+@router.get(
+    "/v1/proofs/{event_id:path}", response_model=ProofBundleOut,
+    summary="The proof that an event is in the ledger as recorded",
+    responses={200: examples.ok(examples.PROOF), **_CONFLICTS,
+               **problems(404, s404="No such event in the token's tenant, or one outside a "
+                          "manager's units.")},
+)
+async def get_proof(
+    event_id: Annotated[str, Path(description="The event's `id`, or `source#id` (the '#' "
+                                  "URL-encoded as %23) where sources share ids.")],
+    principal: ProofReader, request: Request,
+) -> Response:
     """The proof that this event is in the tenant's ledger as recorded.
 
     `event_id` is the event's `id`, or `source#id` where two sources used the same id
@@ -112,38 +116,48 @@ async def get_proof(event_id: str, tenant: TenantHeader, request: Request) -> Re
     its RFC 9162 inclusion proof and the latest signed checkpoint it leads to.
     """
     store = _store(request)
+    tenant = principal.tenant
     found = await run_in_threadpool(resolve_event, store, tenant, event_id)
+    found = await run_in_threadpool(_visible, request, principal, found)
     if not found:
-        return _problem(404, "Unknown event", f"no event {event_id!r} in the ledger")
+        raise ProblemError(404, "Unknown event", f"no event {event_id!r} in the ledger")
     if len(found) > 1:
         refs = [f"{e.source}#{e.event_id}" for e in found]
-        return _problem(409, "Ambiguous event id",
-                        f"{len(found)} sources used id {event_id!r}; ask for one of {refs}",
-                        candidates=refs)
+        raise ProblemError(409, "Ambiguous event id",
+                           f"{len(found)} sources used id {event_id!r}; ask for one of {refs}",
+                           candidates=refs)
     try:
         bundle = await run_in_threadpool(Prover(store).bundle, tenant, found)
     except NotSealedError as exc:
-        return _problem(409, "Not yet checkpointed", str(exc), position=found[0].position)
+        raise ProblemError(409, "Not yet checkpointed", str(exc),
+                           position=found[0].position) from exc
     except StoreDamagedError as exc:
-        return _problem(500, "Store damaged", str(exc))
+        raise ProblemError(500, "Store damaged", str(exc)) from exc
     return _json(bundle)
 
 
-@router.get("/v1/checkpoints", response_model=list[CheckpointOut], tags=["proofs"])
+@router.get("/v1/checkpoints", response_model=list[CheckpointOut],
+            summary="The tenant's signed checkpoints",
+            responses={200: examples.ok([examples.CHECKPOINT])})
 async def list_checkpoints(
-    tenant: TenantHeader,
+    principal: ProofReader,
     request: Request,
     after: Annotated[int, Query(ge=0, description="Only checkpoints after this sequence.")] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Items per page.")] = 100,
 ) -> Response:
     """The tenant's signed checkpoints, oldest first."""
-    checkpoints = await run_in_threadpool(_store(request).checkpoints, tenant, after)
+    checkpoints = await run_in_threadpool(_store(request).checkpoints, principal.tenant, after)
     return _json([c.as_dict() for c in checkpoints[:limit]])
 
 
-@router.get("/v1/checkpoints/consistency", response_model=ConsistencyOut, responses=_PROBLEMS)
+@router.get(
+    "/v1/checkpoints/consistency", response_model=ConsistencyOut,
+    summary="Proof that an older checkpoint is a prefix of a newer one",
+    responses={200: examples.ok(examples.CONSISTENCY), **problems(500),
+               **problems(404, s404="No signed checkpoint of that tree size.")},
+)
 async def get_consistency(
-    tenant: TenantHeader,
+    principal: ProofReader,
     request: Request,
     first: Annotated[int, Query(alias="from", ge=1, description="Tree size of the older one.")],
     second: Annotated[
@@ -155,12 +169,13 @@ async def get_consistency(
     Both sizes must be sizes of signed checkpoints (see GET /v1/checkpoints): whoever
     kept an older checkpoint can check that nothing it covered was changed since.
     """
+    prover = Prover(_store(request))
     try:
-        proof = await run_in_threadpool(Prover(_store(request)).consistency, tenant, first, second)
+        proof = await run_in_threadpool(prover.consistency, principal.tenant, first, second)
     except NotSealedError as exc:
-        return _problem(404, "No checkpoint", str(exc))
+        raise ProblemError(404, "No checkpoint", str(exc)) from exc
     except LookupError as exc:
-        return _problem(404, "No such checkpoint", str(exc))
+        raise ProblemError(404, "No such checkpoint", str(exc)) from exc
     except StoreDamagedError as exc:
-        return _problem(500, "Store damaged", str(exc))
+        raise ProblemError(500, "Store damaged", str(exc)) from exc
     return _json(proof)

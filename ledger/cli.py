@@ -119,3 +119,5 @@ from ledger.token_cli import token_app  # noqa: E402
 app.add_typer(token_app, name="token")
 from projections.cli import projections_app  # noqa: E402, I001  (read models, issue 4)
 app.add_typer(projections_app, name="projections")
+from ledger.export_cli import export_app  # noqa: E402, I001  (HR exports, issue 5)
+app.add_typer(export_app, name="export")

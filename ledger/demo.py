@@ -19,6 +19,7 @@ from ledger.tokens import TokenService
 
 WORKED_EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "worked-examples.jsonl"
 TENANT = "acme"
+BASE_URL = "http://127.0.0.1:8000"
 CASES = {
     "SO-1001": "E1 retail: return promise of 7 days, supervisor never reviews",
     "LAUNCH-1": "E2 product launch: research completed on day 9 of 7",
@@ -46,12 +47,37 @@ def run_demo(console: Console, path: Path = WORKED_EXAMPLES) -> None:
             _show_case(console, title, assessment, liabilities.get(case_id, []))
     head = ledger.store.head(TENANT)
     console.print(f"\nledger of '{TENANT}': {head.position} entries, head hash {head.entry_hash}")
-    token = TokenService(ledger.store, ledger.clock).create(TENANT, Role.AUDITOR, None, "demo")
-    console.print(
-        "\nweb console: http://127.0.0.1:8000/console/  (tenant acme, auditor token below)\n"
-        f"{token}\nAPI docs: http://127.0.0.1:8000/docs  (reads take the X-Ledger-Tenant header)"
-    )
+    _show_access(console, TokenService(ledger.store, ledger.clock))
     ledger.store.close()
+
+
+def _show_access(console: Console, tokens: TokenService, base: str = BASE_URL) -> None:
+    """Tokens to try the API and the console with, and curl lines that work as printed."""
+    auditor = tokens.create(TENANT, Role.AUDITOR, None, "demo")
+    hr = tokens.create(TENANT, Role.HR, None, "demo")
+    console.print(
+        f"\nAPI tokens of tenant '{TENANT}' (shown once; `ledger token list` names them):\n"
+        f"  auditor: {auditor}\n  hr:      {hr}\n"
+        f"web console: {base}/console/  (sign in with the auditor token)\n"
+        f"API docs:    {base}/docs  (Authorize with a token)\n"
+    )
+    for line in curl_lines(auditor, hr, base):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def curl_lines(auditor: str, hr: str, base: str = BASE_URL) -> list[str]:
+    """Requests to paste into a shell while `make demo` serves: each sends the token."""
+    def curl(token: str, path: str, extra: str = "") -> str:
+        return f"curl -sS{extra} -H 'Authorization: Bearer {token}' '{base}{path}'"
+
+    return [
+        curl(auditor, "/v1/cases/SO-1001/chain"),
+        curl(auditor, "/v1/violations?status=missed"),
+        curl(hr, "/v1/liabilities?employee_id=e-zhang"),
+        curl(hr, "/v1/employees/e-zhang/evidence?format=pdf", " -OJ"),
+        curl(hr, "/v1/reports/units?from=2026-03-01&to=2026-05-31"),
+        curl(auditor, "/v1/audit/evidence-reads"),
+    ]
 
 
 def _liabilities(ledger: Ledger) -> dict[str, list[dict[str, Any]]]:

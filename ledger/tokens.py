@@ -2,12 +2,22 @@
 
 Tokens are event-sourced like everything else: issuing and revoking are facts with who
 and when, so `ledger token list` can say who created a token and who revoked it.
+
+Revocation semantics: `authenticate` caches each token's record for CACHE_SECONDS (a
+request should not cost a store read). A revocation made in this process, through any
+TokenService (the API's DELETE route, the CLI run in-process), takes effect at once: it
+marks the token process-wide and every cache re-reads it. A revocation made by another
+process (`ledger token revoke` beside a running server) takes effect there within
+CACHE_SECONDS.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
@@ -30,6 +40,37 @@ from ledger.domain.access import (
 )
 
 CACHE_SECONDS = 5.0
+TENANT_PATTERN = re.compile(r"^[a-z0-9-]{1,63}$")
+
+#: Revocations made by any TokenService of this process: token id -> the revocation's
+#: number in a process-wide sequence. A cached record read before that number is stale.
+_revocations: dict[str, int] = {}
+_sequence = 0
+_sequence_lock = threading.Lock()
+
+
+def _current_sequence() -> int:
+    with _sequence_lock:
+        return _sequence
+
+
+def _mark_revoked(token_id: str) -> None:
+    global _sequence
+    with _sequence_lock:
+        _sequence += 1
+        _revocations[token_id] = _sequence
+
+
+def _revoked_since(token_id: str, sequence: int) -> bool:
+    with _sequence_lock:
+        return _revocations.get(token_id, 0) > sequence
+
+
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    read_at: float  # the service's monotonic clock
+    sequence: int  # _current_sequence() before the record was read
+    info: TokenInfo | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,17 +78,30 @@ class TokenInfo:
     issued: TokenIssued
     revoked: TokenRevoked | None
 
+    @property
+    def active(self) -> bool:
+        return self.revoked is None
+
 
 class TokenService:
-    def __init__(self, store: EventStore, clock: Clock) -> None:
+    def __init__(
+        self, store: EventStore, clock: Clock, *, cache_seconds: float = CACHE_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.store = store
         self.clock = clock
-        self._cache: dict[str, tuple[float, TokenInfo | None]] = {}
+        self.cache_seconds = cache_seconds
+        self.monotonic = monotonic
+        self._cache: dict[str, _Cached] = {}
 
     def create(self, tenant: str, role: Role, unit_id: str | None, issued_by: str) -> str:
         """Issue a token and return it; it is never shown again (only its hash is kept)."""
+        if not TENANT_PATTERN.match(tenant):
+            raise ValueError(f"a tenant is [a-z0-9-]{{1,63}}, as in the events: {tenant!r}")
         if role is Role.MANAGER and not unit_id:
             raise ValueError("a manager token needs --unit: managers read their unit's subtree")
+        if role is not Role.MANAGER and unit_id:
+            raise ValueError("only manager tokens are scoped to a unit")
         token_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
         self.store.append(
@@ -86,6 +140,7 @@ class TokenService:
         except AppendConflict:
             return False
         self._cache.pop(token_id, None)
+        _mark_revoked(token_id)
         return True
 
     def get(self, token_id: str) -> TokenInfo | None:
@@ -109,56 +164,64 @@ class TokenService:
     def authenticate(self, presented: str) -> Principal | None:
         """The principal of a valid, unrevoked token; None otherwise.
 
-        Token records are cached for CACHE_SECONDS, so a revocation takes effect within
-        that time in every process; the secret is checked on every call.
+        Token records are cached for `cache_seconds` (see the module's docstring: at once
+        for revocations in this process, within that time for others); the secret is
+        checked on every call.
         """
         parsed = parse_token(presented)
         if parsed is None:
             return None
         token_id, secret = parsed
-        now = time.monotonic()
-        cached = self._cache.get(token_id)
-        if cached is None or now - cached[0] > CACHE_SECONDS:
-            cached = (now, self.get(token_id))
-            self._cache[token_id] = cached
-        info = cached[1]
+        info = self._record(token_id)
         if info is None or info.revoked is not None or not secret_matches(secret, info.issued):
             return None
         issued = info.issued
         return Principal(issued.token_id, issued.tenant, Role(issued.role), issued.unit_id)
 
+    def _record(self, token_id: str) -> TokenInfo | None:
+        cached = self._cache.get(token_id)
+        now = self.monotonic()
+        if (
+            cached is None
+            or now - cached.read_at > self.cache_seconds
+            or _revoked_since(token_id, cached.sequence)
+        ):
+            sequence = _current_sequence()  # taken before the read: a later revocation wins
+            cached = _Cached(now, sequence, self.get(token_id))
+            self._cache[token_id] = cached
+        return cached.info
+
 
 class AuditTrail:
-    """Appends who read which evidence, per tenant, in order."""
+    """Appends who read which evidence, per tenant, in order (one stream per tenant)."""
 
     def __init__(self, store: EventStore, clock: Clock) -> None:
         self.store = store
         self.clock = clock
 
-    def record(self, principal: Principal, route: str, subject: str, query: str) -> None:
+    def record(self, principal: Principal, route: str, subject: str, query: str) -> EvidenceRead:
+        """Append one read (see EvidenceRead for the fields); raises rather than let a read
+        go unrecorded."""
         stream = audit_stream_id(principal.tenant)
         for _ in range(20):
-            version = self.store.stream_version(stream) + 1
+            read = EvidenceRead(
+                originator_id=stream,
+                originator_version=self.store.stream_version(stream) + 1,
+                timestamp=self.clock(),
+                tenant=principal.tenant,
+                token_id=principal.token_id,
+                role=principal.role.value,
+                route=route,
+                subject=subject,
+                query=query,
+            )
             try:
-                self.store.append(
-                    [
-                        EvidenceRead(
-                            originator_id=stream,
-                            originator_version=version,
-                            timestamp=self.clock(),
-                            tenant=principal.tenant,
-                            token_id=principal.token_id,
-                            role=principal.role.value,
-                            route=route,
-                            subject=subject,
-                            query=query,
-                        )
-                    ]
-                )
-                return
+                self.store.append([read])
             except AppendConflict:
-                continue
+                continue  # another reader took that version: append after it
+            return read
         raise RuntimeError("could not record the evidence read: the audit trail is contended")
 
     def reads(self, tenant: str) -> list[EvidenceRead]:
+        """The tenant's evidence reads, oldest first (`originator_version` is their number)."""
         return [cast(EvidenceRead, e) for e in self.store.stream_events(audit_stream_id(tenant))]

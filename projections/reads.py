@@ -8,10 +8,12 @@ business date (the event's own local date), a `datetime` bound the instant.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from ledger.domain.access import unit_subtree
 from projections.base import public_liability
 from projections.runner import Projections
 from projections.schema import Row, utc_key
@@ -28,11 +30,30 @@ VIOLATION_FIELDS = (
     "approved_at", "missed_due", "escalated_to", "escalated_at", "position",
 )
 
+DUTY_FIELDS = ("duty", "case_id", "at", "step", "violation_id", "unit_id", "event_ids",
+               "event_refs")
+
 
 @dataclass(frozen=True, slots=True)
 class Page:
     items: list[Row]
     after: Cursor | None
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What a unit-scoped reader (a manager) may see: the units of their unit's subtree
+    and the employees assigned to those units, both as the org chart stood at one time."""
+
+    units: frozenset[str]
+    employees: frozenset[str]
+
+
+def _in_force(when: datetime) -> list[Term]:
+    """Org-history rows valid at `when` (valid_from <= when < valid_to)."""
+    key = utc_key(when)
+    return [Cond("valid_from_utc", "<=", key),
+            AnyOf((eq("valid_to_utc", None), Cond("valid_to_utc", ">", key)))]
 
 
 def _bounds(start: Bound | None, end: Bound | None, instant: str = "at_utc") -> list[Term]:
@@ -82,8 +103,12 @@ class ReadModels:
         self, tenant: str, *, employee_id: str | None = None, supervisor_id: str | None = None,
         unit_id: str | None = None, status: str | None = None, start: Bound | None = None,
         end: Bound | None = None, limit: int = 100, after: Cursor | None = None,
+        employees: Collection[str] | None = None,
     ) -> Page:
+        """`employees`: only violations by these (a manager's scope); None: all."""
         where: list[Term] = [eq("tenant", tenant), eq("flagged", True)]
+        if employees is not None:
+            where.append(Cond("employee_id", "in", sorted(employees)))
         for column, value in (("employee_id", employee_id), ("unit_id", unit_id),
                               ("status", status)):
             if value is not None:
@@ -101,9 +126,12 @@ class ReadModels:
         self, tenant: str, *, employee_id: str | None = None, kind: str | None = None,
         basis: str | None = None, unit_id: str | None = None, case_id: str | None = None,
         start: Bound | None = None, end: Bound | None = None, limit: int = 100,
-        after: Cursor | None = None,
+        after: Cursor | None = None, employees: Collection[str] | None = None,
     ) -> Page:
+        """`employees`: only liabilities of these (a manager's scope); None: all."""
         where: list[Term] = [eq("tenant", tenant)]
+        if employees is not None:
+            where.append(Cond("employee_id", "in", sorted(employees)))
         for column, value in (("employee_id", employee_id), ("kind", kind), ("basis", basis),
                               ("unit_id", unit_id), ("case_id", case_id)):
             if value is not None:
@@ -114,12 +142,18 @@ class ReadModels:
         page = _page(rows, limit, "liability_id")
         return Page([public_liability(r) for r in page.items], page.after)
 
-    def unit_report(self, tenant: str, start: date | None, end: date | None) -> list[Row]:
+    def unit_report(
+        self, tenant: str, start: date | None, end: date | None,
+        units: Collection[str] | None = None,
+    ) -> list[Row]:
         """Per unit over the business days start..end: steps due (judged on time or
         overdue), on time, overdue, violations, liabilities, completion rate (on time /
         due; null with nothing due) and rank (by completion rate, then fewer violations,
-        then fewer liabilities; equal figures share a rank; units with nothing due last)."""
+        then fewer liabilities; equal figures share a rank; units with nothing due last).
+        `units`: only these, ranked among themselves (a manager's scope); None: all."""
         where: list[Term] = [eq("tenant", tenant), Cond("unit_id", "<>", NO_UNIT)]
+        if units is not None:
+            where.append(Cond("unit_id", "in", sorted(units)))
         where += _bounds(start, end)
         sums = self._view("unit_stats").sums("unit_stats", where, ("unit_id",), COUNTERS)
         names = self._unit_names(tenant)
@@ -160,3 +194,32 @@ class ReadModels:
         return self._view("org_history").select(
             "org_assignments", [eq("tenant", tenant), eq("employee_id", employee_id)],
             order_by=("valid_from_utc", "source", "event_id"))
+
+    def duties(
+        self, tenant: str, employee_id: str, start: Bound | None, end: Bound | None,
+    ) -> list[Row]:
+        """An employee's positive records (`duty.fulfilled`) over the period, in order."""
+        rows = self._view("duties").select(
+            "duties", [eq("tenant", tenant), eq("employee_id", employee_id),
+                       *_bounds(start, end)],
+            order_by=("at_utc", "duty_key"))
+        return [{name: row.get(name) for name in DUTY_FIELDS} for row in rows]
+
+    def unit_scope(self, tenant: str, unit_id: str, when: datetime) -> Scope:
+        """`unit_id`'s subtree and the employees assigned to it, as the org stood at `when`."""
+        org = self._view("org_history")
+        parents = {row["unit_id"]: row["parent_id"]
+                   for row in org.select("org_units", [eq("tenant", tenant), *_in_force(when)])}
+        units = unit_subtree(unit_id, parents)
+        assigned = org.select("org_assignments", [
+            eq("tenant", tenant), eq("event", "assigned"), Cond("unit_id", "in", sorted(units)),
+            *_in_force(when)])
+        return Scope(units, frozenset(row["employee_id"] for row in assigned))
+
+    def knows_employee(self, tenant: str, employee_id: str) -> bool:
+        """Whether the tenant has any record of the employee: org history, a liability or a
+        positive record (an unknown one is a 404, not an empty document)."""
+        where = [eq("tenant", tenant), eq("employee_id", employee_id)]
+        return any(self._view(view).select(table, where, limit=1) for view, table in (
+            ("org_history", "org_assignments"), ("liabilities", "liabilities"),
+            ("duties", "duties")))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -33,6 +34,7 @@ class Capability(StrEnum):
     READ_LIABILITIES = "read_liabilities"
     READ_EVIDENCE = "read_evidence"
     READ_REPORTS = "read_reports"
+    READ_AUDIT = "read_audit"  # the evidence-read audit trail: who read whose evidence
     MANAGE_TOKENS = "manage_tokens"
 
 
@@ -45,6 +47,7 @@ GRANTS: dict[Role, frozenset[Capability]] = {
             Capability.READ_LIABILITIES,
             Capability.READ_EVIDENCE,
             Capability.READ_REPORTS,
+            Capability.READ_AUDIT,
         }
     ),
     Role.HR: frozenset(
@@ -63,7 +66,8 @@ GRANTS: dict[Role, frozenset[Capability]] = {
             Capability.READ_REPORTS,
         }
     ),
-    Role.ADMIN: frozenset({Capability.MANAGE_TOKENS}),
+    # Admins issue the tokens, so they may see what was read with them; they read no data.
+    Role.ADMIN: frozenset({Capability.MANAGE_TOKENS, Capability.READ_AUDIT}),
 }
 
 
@@ -110,7 +114,13 @@ class TokenRevoked:
 
 @dataclass(frozen=True)
 class EvidenceRead:
-    """Someone read evidence: auditors get audited (issue 5)."""
+    """Someone read evidence: auditors get audited (issue 5).
+
+    Who (`token_id`: the token's id, or `cli:<user>` for the export CLI; `role`), what
+    (`route`; `subject`: the employee, empty for a unit report; `query`: the period and
+    format asked for, as a URL query string `from=..&to=..&format=..`), when (`timestamp`,
+    from the reading service's injected clock).
+    """
 
     originator_id: UUID
     originator_version: int
@@ -149,3 +159,23 @@ def parse_token(presented: str) -> tuple[str, str] | None:
 
 def secret_matches(secret: str, issued: TokenIssued) -> bool:
     return hmac.compare_digest(secret_digest(secret), issued.secret_sha256)
+
+
+def unit_subtree(root: str, parent_of: Mapping[str, str | None]) -> frozenset[str]:
+    """`root` and every unit below it, given each unit's parent (as the org stands now).
+
+    A manager reads their unit's subtree; a cycle in bad org data ends the walk instead of
+    looping, and a root unknown to the org chart is still its own (empty) subtree.
+    """
+    children: dict[str, list[str]] = {}
+    for unit, parent in parent_of.items():
+        if parent is not None:
+            children.setdefault(parent, []).append(unit)
+    found = {root}
+    frontier = [root]
+    while frontier:
+        for child in children.get(frontier.pop(), []):
+            if child not in found:
+                found.add(child)
+                frontier.append(child)
+    return frozenset(found)

@@ -46,7 +46,8 @@ START_TIMEOUT_S = 60.0
 @dataclass
 class ConsoleServer:
     base_url: str
-    token: str
+    token: str  # an auditor's
+    manager_token: str  # a manager of the plant (e-he, e-wu)
     home: Path
     log: Path
 
@@ -55,8 +56,8 @@ class ConsoleServer:
         return f"{self.base_url}/console/"
 
     def get(self, path: str, **params: str) -> httpx.Response:
-        """The API as the console calls it: bearer token and tenant header."""
-        headers = {"Authorization": f"Bearer {self.token}", "X-Ledger-Tenant": TENANT}
+        """The API as the console calls it: with the bearer token (its tenant is acme)."""
+        headers = {"Authorization": f"Bearer {self.token}"}
         return httpx.get(f"{self.base_url}{path}", params=params, headers=headers, timeout=30)
 
 
@@ -99,6 +100,12 @@ def _ledger(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
+def _token(env: dict[str, str], *options: str) -> str:
+    """A token made the way an operator makes one: `ledger token create` prints it last."""
+    lines = _ledger(env, "token", "create", "--tenant", TENANT, *options).splitlines()
+    return [line.strip() for line in lines if line.strip()][-1]
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -128,9 +135,8 @@ def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console
     _ledger(env, "ingest", str(EXAMPLES))
     _ledger(env, "derive")
     _ledger(env, "projections", "catch-up")
-    lines = [line.strip() for line in
-             _ledger(env, "token", "create", "--tenant", TENANT, "--role", "auditor").splitlines()]
-    token = [line for line in lines if line][-1]
+    token = _token(env, "--role", "auditor")
+    manager_token = _token(env, "--role", "manager", "--unit", "plant")
 
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
@@ -141,7 +147,7 @@ def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console
             cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         _wait_ready(base_url, process, log)
-        yield ConsoleServer(base_url, token, home, log)
+        yield ConsoleServer(base_url, token, manager_token, home, log)
     finally:
         process.terminate()
         try:
@@ -217,7 +223,6 @@ def signed_in(page: Page, console_server: ConsoleServer) -> Page:
 def sign_in(page: Page, server: ConsoleServer, token: str | None = None) -> None:
     page.goto(server.console_url)
     page.get_by_label("API token").fill(token or server.token)
-    page.get_by_label("Tenant").fill(TENANT)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/console/#/case")
 

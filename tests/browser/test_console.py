@@ -32,7 +32,7 @@ def test_the_api_serves_the_console_with_its_own_assets_and_no_third_party_reque
 
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     expect(page.get_by_label("API token")).to_be_visible()
-    expect(page.get_by_label("Tenant")).to_have_value("acme")
+    expect(page.get_by_label("Tenant")).to_have_count(0)  # the token says whose data
     screenshot(page, artifacts, "01-sign-in")
     outside = [url for url in requested
                if not url.startswith((console_server.base_url, "data:", "blob:"))]
@@ -48,26 +48,43 @@ def test_signing_in_keeps_the_token_in_the_tab_and_sends_it_as_a_bearer_header(
     sign_in(page, console_server)
 
     expect(page.get_by_role("navigation", name="Main")).to_contain_text("Unit report")
+    expect(page.locator("#tenant-badge")).to_contain_text("acme")
+    expect(page.locator("#tenant-badge")).to_contain_text("auditor")
     stored = page.evaluate("sessionStorage.getItem('ledger.console.session')")
-    assert json.loads(stored) == {"token": console_server.token, "tenant": "acme"}
+    assert json.loads(stored) == {"token": console_server.token, "tenant": "acme",
+                                  "role": "auditor", "unit_id": None}
     assert seen, "signing in called no API route"
     assert all(h.get("authorization") == f"Bearer {console_server.token}" for h in seen)
-    assert all(h.get("x-ledger-tenant") == "acme" for h in seen)
+    assert not any("x-ledger-tenant" in h for h in seen)
 
 
+@pytest.mark.parametrize("token", ["lt_000000000000_not-a-real-secret", "not-a-token"])
 def test_an_unknown_token_is_refused_at_sign_in(
-    page: Page, console_server: ConsoleServer
+    page: Page, console_server: ConsoleServer, token: str
 ) -> None:
     probe = httpx.get(f"{console_server.base_url}/v1/employees",
-                      headers={"X-Ledger-Tenant": "acme"}, timeout=10)
-    if probe.status_code != 401:
-        pytest.skip("this server does not require bearer tokens yet (access control not wired)")
+                      headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert probe.status_code == 401
     page.goto(console_server.console_url)
-    page.get_by_label("API token").fill("lt_000000000000_not-a-real-secret")
+    page.get_by_label("API token").fill(token)
     page.get_by_role("button", name="Sign in").click()
 
     expect(page.get_by_role("alert")).to_contain_text("rejected")
     assert page.evaluate("sessionStorage.getItem('ledger.console.session')") is None
+    expect(page.get_by_role("navigation", name="Main")).not_to_contain_text("Unit report")
+
+
+def test_a_manager_picks_only_from_the_employees_of_their_units(
+    page: Page, console_server: ConsoleServer, artifacts: Path
+) -> None:
+    sign_in(page, console_server, console_server.manager_token)
+    page.get_by_role("link", name="Employee evidence").click()
+
+    picker = page.get_by_label("Employee", exact=True)
+    expect(picker.locator("option[value=e-wu]")).to_have_count(1)
+    expect(picker.locator("option[value=e-zhang]")).to_have_count(0)
+    expect(page.locator("#tenant-badge")).to_contain_text("manager (plant)")
+    screenshot(page, artifacts, "10-manager-evidence-picker")
 
 
 def test_a_violation_case_names_li_as_its_responsibility_source_and_lists_zhangs_missed_review(

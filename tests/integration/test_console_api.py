@@ -17,10 +17,11 @@ from api.console import directory
 from api.queries import ReadSide
 from ledger.application import Ledger
 from ledger.config import Settings
+from ledger.domain.access import Role
 from projections.runner import Projections
+from tests.integration.test_query_api import bearer, issue
 
 WORKED_EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "worked-examples.jsonl"
-ACME = {"X-Ledger-Tenant": "acme"}
 
 
 @pytest.fixture
@@ -39,7 +40,7 @@ def client(ledger: Ledger, settings: Settings) -> Iterator[TestClient]:
 def test_the_directory_gives_each_employee_their_name_and_the_unit_they_are_in_now(
     client: TestClient,
 ) -> None:
-    response = client.get("/v1/employees", headers=ACME)
+    response = client.get("/v1/employees", headers=bearer(issue(client)))
 
     assert response.status_code == 200, response.text
     people = {p["employee_id"]: p for p in response.json()["items"]}
@@ -53,17 +54,32 @@ def test_the_directory_gives_each_employee_their_name_and_the_unit_they_are_in_n
 
 
 def test_the_directory_of_another_tenant_is_empty(client: TestClient) -> None:
-    response = client.get("/v1/employees", headers={"X-Ledger-Tenant": "globex"})
+    response = client.get("/v1/employees", headers=bearer(issue(client, tenant="globex")))
 
     assert response.status_code == 200
     assert response.json() == {"items": []}
 
 
-def test_the_directory_needs_a_tenant(client: TestClient) -> None:
+def test_the_directory_needs_a_token(client: TestClient) -> None:
     response = client.get("/v1/employees")
 
-    assert response.status_code == 400
+    assert response.status_code == 401
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_a_manager_finds_only_the_employees_of_their_units_in_the_directory(
+    client: TestClient,
+) -> None:
+    manager = bearer(issue(client, Role.MANAGER, unit="plant"))
+
+    people = client.get("/v1/employees", headers=manager).json()["items"]
+
+    assert [p["employee_id"] for p in people] == ["e-he", "e-wu"]
+
+
+def test_the_console_itself_needs_no_token(client: TestClient) -> None:
+    assert client.get("/console/").status_code == 200
+    assert client.get("/console/js/api.js").status_code == 200
 
 
 def test_the_console_is_served_from_the_api_and_may_load_only_its_own_files(

@@ -15,12 +15,12 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from ledger.application import Ledger
+from ledger.domain.access import Role
 from ledger.evidence import verify_bundle, verify_consistency_json
 from ledger.sealing import Sealer
 from ledger.signing import Signer
 from tests.conftest import FixedClock, envelope
-
-ACME = {"X-Ledger-Tenant": "acme"}
+from tests.integration.test_query_api import bearer, issue
 
 
 @pytest.fixture
@@ -43,17 +43,19 @@ def sealer(ledger: Ledger, signer: Signer, clock: FixedClock) -> Sealer:
 @pytest.fixture
 def client(ledger: Ledger, sealer: Sealer) -> Iterator[TestClient]:
     with TestClient(create_app(ledger)) as client:
+        client.headers.update(bearer(issue(client, Role.AUDITOR)))
         yield client
 
 
 def post(client: TestClient, *events: dict[str, Any]) -> None:
-    response = client.post("/v1/events", json=list(events))
+    publisher = bearer(issue(client, Role.PUBLISHER, events[0]["tenant"]))
+    response = client.post("/v1/events", json=list(events), headers=publisher)
     assert response.status_code == 200, response.text
 
 
 def test_an_events_proof_verifies_offline(client: TestClient, keys: dict[str, Any]) -> None:
     post(client, *(envelope(f"e{i}") for i in range(6)))
-    response = client.get("/v1/proofs/e3", headers=ACME)
+    response = client.get("/v1/proofs/e3")
     assert response.status_code == 200, response.text
     bundle = response.json()
     assert bundle["format"] == "ledger-proofs/v1"
@@ -66,7 +68,7 @@ def test_an_events_proof_verifies_offline(client: TestClient, keys: dict[str, An
 def test_an_entry_not_yet_checkpointed_is_a_409_saying_so(client: TestClient) -> None:
     post(client, envelope("e0"))
     post(client, envelope("e1"))  # 1 new entry < 4: not sealed yet
-    response = client.get("/v1/proofs/e1", headers=ACME)
+    response = client.get("/v1/proofs/e1")
     assert response.status_code == 409
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["title"] == "Not yet checkpointed"
@@ -77,10 +79,10 @@ def test_an_id_used_by_two_sources_asks_for_source_hash_id(
 ) -> None:
     post(client, envelope("1", source="erp/orders"), envelope("1", source="crm"))
     sealer.seal("acme")
-    ambiguous = client.get("/v1/proofs/1", headers=ACME)
+    ambiguous = client.get("/v1/proofs/1")
     assert ambiguous.status_code == 409
     assert sorted(ambiguous.json()["candidates"]) == ["crm#1", "erp/orders#1"]
-    named = client.get("/v1/proofs/erp%2Forders%231", headers=ACME)
+    named = client.get("/v1/proofs/erp%2Forders%231")
     assert named.status_code == 200, named.text
     assert named.json()["entries"][0]["envelope"]["source"] == "erp/orders"
     assert verify_bundle(named.json(), keys).ok
@@ -88,16 +90,27 @@ def test_an_id_used_by_two_sources_asks_for_source_hash_id(
 
 def test_an_unknown_event_is_a_404(client: TestClient) -> None:
     post(client, envelope("e0"))
-    assert client.get("/v1/proofs/nope", headers=ACME).status_code == 404
+    assert client.get("/v1/proofs/nope").status_code == 404
 
 
 def test_tenants_never_see_each_others_proofs(client: TestClient) -> None:
     post(client, envelope("e0"))
-    assert client.get("/v1/proofs/e0", headers={"X-Ledger-Tenant": "globex"}).status_code == 404
+    globex = bearer(issue(client, Role.AUDITOR, "globex"))
+    assert client.get("/v1/proofs/e0", headers=globex).status_code == 404
+    assert client.get("/v1/checkpoints", headers=globex).json() == []
 
 
-def test_the_tenant_header_is_required(client: TestClient) -> None:
-    assert client.get("/v1/proofs/e0").status_code == 422
+def test_a_bearer_token_is_required(client: TestClient) -> None:
+    post(client, envelope("e0"))
+    response = client.get("/v1/proofs/e0", headers={"Authorization": ""})
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_hr_may_not_read_proofs(client: TestClient) -> None:
+    post(client, envelope("e0"))
+    hr = bearer(issue(client, Role.HR))
+    assert client.get("/v1/proofs/e0", headers=hr).status_code == 403
 
 
 def test_checkpoints_are_listed_and_provably_consistent(
@@ -105,20 +118,19 @@ def test_checkpoints_are_listed_and_provably_consistent(
 ) -> None:
     for batch in range(3):
         post(client, *(envelope(f"b{batch}-{i}") for i in range(4)))
-    listed = client.get("/v1/checkpoints", headers=ACME).json()
+    listed = client.get("/v1/checkpoints").json()
     assert [c["tree_size"] for c in listed] == [4, 8, 12]
-    proof = client.get("/v1/checkpoints/consistency", params={"from": 4}, headers=ACME)
+    proof = client.get("/v1/checkpoints/consistency", params={"from": 4})
     assert proof.status_code == 200, proof.text
     assert proof.json()["to"]["tree_size"] == 12
     assert verify_consistency_json(proof.json(), keys) is None
-    between = client.get("/v1/checkpoints/consistency", params={"from": 4, "to": 8},
-                         headers=ACME)
+    between = client.get("/v1/checkpoints/consistency", params={"from": 4, "to": 8})
     assert verify_consistency_json(between.json(), keys) is None
 
 
 def test_a_consistency_proof_needs_checkpoint_sizes(client: TestClient) -> None:
     post(client, *(envelope(f"e{i}") for i in range(4)))
-    missing = client.get("/v1/checkpoints/consistency", params={"from": 3}, headers=ACME)
+    missing = client.get("/v1/checkpoints/consistency", params={"from": 3})
     assert missing.status_code == 404
 
 

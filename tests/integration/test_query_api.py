@@ -1,6 +1,6 @@
 """The read API (issue 4, point 4) end to end: events in through POST /v1/events, the
 engine derives, the views catch up, answers out through the query routes; on SQLite and
-PostgreSQL."""
+PostgreSQL. Every request carries a bearer token of the tenant it concerns."""
 
 from __future__ import annotations
 
@@ -19,12 +19,24 @@ from api.queries import ReadSide
 from api.query_models import ChainOut, LiabilityPage, UnitReport, ViolationPage
 from ledger.application import Ledger
 from ledger.config import Settings
+from ledger.domain.access import Role
 from ledger.engine import ResponsibilityEngine
+from ledger.tokens import TokenService
 from projections.runner import Projections
 
 LATENESS = timedelta(minutes=5)
 WORKED_EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "worked-examples.jsonl"
-ACME = {"X-Ledger-Tenant": "acme"}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def issue(client: TestClient, role: Role = Role.AUDITOR, tenant: str = "acme",
+          unit: str | None = None) -> str:
+    """A new token of the app's own token service (as `ledger token create` makes them)."""
+    tokens: TokenService = client.app.state.tokens  # type: ignore[attr-defined]
+    return tokens.create(tenant, role, unit, "test")
 
 
 def worked_examples(tenant: str = "acme") -> list[dict[str, Any]]:
@@ -48,9 +60,24 @@ class Service:
                  projections: Projections) -> None:
         self.ledger, self.settings, self.client = ledger, settings, client
         self.projections = projections
+        self._tokens: dict[tuple[Role, str, str | None], str] = {}
+
+    def token(self, role: Role = Role.AUDITOR, tenant: str = "acme",
+              unit: str | None = None) -> str:
+        """One token per role, tenant and unit, issued on first use."""
+        key = (role, tenant, unit)
+        if key not in self._tokens:
+            self._tokens[key] = issue(self.client, role, tenant, unit)
+        return self._tokens[key]
+
+    def auth(self, role: Role = Role.AUDITOR, tenant: str = "acme",
+             unit: str | None = None) -> dict[str, str]:
+        return bearer(self.token(role, tenant, unit))
 
     def ingest(self, events: list[dict[str, Any]]) -> None:
-        response = self.client.post("/v1/events", json=events)
+        """Published with a publisher token of the events' tenant."""
+        headers = self.auth(Role.PUBLISHER, events[0]["tenant"])
+        response = self.client.post("/v1/events", json=events, headers=headers)
         assert response.status_code == 200, response.text
 
     def settle(self) -> None:
@@ -58,10 +85,16 @@ class Service:
         ResponsibilityEngine(self.ledger, LATENESS, self.ledger.clock).run_until_idle()
         self.projections.catch_up()
 
-    def get(self, path: str, tenant: str = "acme", **params: Any) -> Any:
-        response = self.client.get(path, params=params, headers={"X-Ledger-Tenant": tenant})
+    def get(self, path: str, tenant: str = "acme", role: Role = Role.AUDITOR,
+            unit: str | None = None, **params: Any) -> Any:
+        response = self.client.get(path, params=params, headers=self.auth(role, tenant, unit))
         assert response.status_code == 200, response.text
         return response.json()
+
+    def status(self, path: str, tenant: str = "acme", role: Role = Role.AUDITOR,
+               unit: str | None = None, **params: Any) -> int:
+        response = self.client.get(path, params=params, headers=self.auth(role, tenant, unit))
+        return response.status_code
 
 
 @pytest.fixture
@@ -106,32 +139,33 @@ def test_e2_and_e3_chains_name_their_sources(worked: Service) -> None:
 
 
 def test_an_unknown_case_is_a_404_problem(worked: Service) -> None:
-    response = worked.client.get("/v1/cases/NOPE/chain", headers=ACME)
+    response = worked.client.get("/v1/cases/NOPE/chain", headers=worked.auth())
 
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["status"] == 404
 
 
-@pytest.mark.parametrize("headers", [{}, {"X-Ledger-Tenant": "ACME!"},
-                                     {"X-Ledger-Tenant": "x" * 64}])
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer lt_000000000000_nope"},
+                                     {"Authorization": "Basic YWNtZTphY21l"},
+                                     {"X-Ledger-Tenant": "acme"}])
 @pytest.mark.parametrize("path", ["/v1/cases/SO-1001/chain", "/v1/violations",
                                   "/v1/liabilities", "/v1/reports/units"])
-def test_a_missing_or_malformed_tenant_header_is_a_400_problem(
+def test_a_read_without_a_valid_bearer_token_is_a_401_problem(
     service: Service, headers: dict[str, str], path: str
 ) -> None:
     response = service.client.get(path, headers=headers)
 
-    assert response.status_code == 400
+    assert response.status_code == 401
     assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["www-authenticate"].startswith("Bearer")
 
 
 def test_another_tenant_sees_nothing_of_acme(worked: Service) -> None:
     worked.ingest(worked_examples("globex")[:5])  # globex exists, with its own org only
     worked.settle()
 
-    assert worked.client.get("/v1/cases/SO-1001/chain",
-                             headers={"X-Ledger-Tenant": "globex"}).status_code == 404
+    assert worked.status("/v1/cases/SO-1001/chain", tenant="globex") == 404
     assert worked.get("/v1/violations", tenant="globex")["items"] == []
     assert worked.get("/v1/liabilities", tenant="globex")["items"] == []
     assert worked.get("/v1/reports/units", tenant="globex")["units"] == []
@@ -234,12 +268,13 @@ def test_liabilities_are_listed_and_filtered(worked: Service) -> None:
     assert who(employee_id="e-li", to="2026-03-02T02:00:00Z") == [("e-li", "violated_policy")]
 
 
-def test_bad_query_parameters_are_400_problems(worked: Service) -> None:
+def test_bad_query_parameters_are_422_problems(worked: Service) -> None:
     for params in ({"kind": "nonsense"}, {"from": "yesterday"},
                    {"from": "2026-03-02T10:00:00"}, {"limit": "0"}, {"cursor": "!!"}):
-        response = worked.client.get("/v1/liabilities", params=params, headers=ACME)
-        assert response.status_code == 400, params
+        response = worked.client.get("/v1/liabilities", params=params, headers=worked.auth())
+        assert response.status_code == 422, params
         assert response.headers["content-type"] == "application/problem+json"
+        assert {"type", "title", "status", "detail"} <= set(response.json())
 
 
 def test_pages_follow_one_another_without_repeats_or_gaps(worked: Service) -> None:
@@ -304,14 +339,90 @@ def test_a_live_worker_keeps_the_views_current_for_queries(
                          upstream=engine.run_once, idle_s=0.05)
     try:
         with TestClient(create_app(ledger, read_side=read_side)) as client:
-            assert client.post("/v1/events", json=worked_examples()).status_code == 200
+            publisher, auditor = bearer(issue(client, Role.PUBLISHER)), bearer(issue(client))
+            posted = client.post("/v1/events", json=worked_examples(), headers=publisher)
+            assert posted.status_code == 200
             deadline = time.monotonic() + 20
             liabilities: list[Any] = []
             while time.monotonic() < deadline and len(liabilities) < 8:
-                liabilities = client.get("/v1/liabilities", headers=ACME).json()["items"]
+                liabilities = client.get("/v1/liabilities", headers=auditor).json()["items"]
             assert len(liabilities) == 8
-            chain = client.get("/v1/cases/SO-1001/chain", headers=ACME).json()
+            chain = client.get("/v1/cases/SO-1001/chain", headers=auditor).json()
             assert chain["responsibility_source"]["employee_id"] == "e-li"
         assert read_side.worker is None  # stopped with the app
     finally:
         projections.drop()
+
+
+# --- errors and the OpenAPI document ----------------------------------------------------
+
+def test_unknown_routes_wrong_methods_and_bad_parameters_answer_problem_documents(
+    service: Service,
+) -> None:
+    unknown = service.client.get("/v1/nothing-here", headers=service.auth())
+    wrong_method = service.client.delete("/v1/violations", headers=service.auth())
+    invalid = service.client.get("/v1/violations", params={"limit": "many"},
+                                 headers=service.auth())
+
+    for response, status in ((unknown, 404), (wrong_method, 405), (invalid, 422)):
+        assert response.status_code == status
+        assert response.headers["content-type"] == "application/problem+json"
+        body = response.json()
+        assert (body["type"], body["status"]) == ("about:blank", status)
+        assert body["title"] and body["detail"]
+    assert "GET" in wrong_method.headers["allow"]
+    assert [e["location"] for e in invalid.json()["errors"]] == ["query.limit"]
+
+
+def test_an_unexpected_failure_is_a_500_problem_that_tells_nothing_of_the_inside(
+    ledger: Ledger, settings: Settings, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr("projections.reads.ReadModels.chain", broken)
+    projections = Projections(ledger.store, store_name=settings.store_name, lateness=LATENESS)
+    app = create_app(ledger, read_side=ReadSide(ledger, projections=projections))
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            response = client.get("/v1/cases/SO-1001/chain", headers=bearer(issue(client)))
+    finally:
+        projections.drop()
+
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "secret" not in response.text
+
+
+PUBLIC = {"/healthz", "/readyz"}
+
+
+def test_every_route_in_the_openapi_document_has_a_summary_examples_and_its_problems(
+    service: Service,
+) -> None:
+    spec = service.client.get("/openapi.json").json()
+
+    assert spec["components"]["securitySchemes"]["bearer"] == {
+        **spec["components"]["securitySchemes"]["bearer"], "type": "http", "scheme": "bearer"}
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            where = f"{method.upper()} {path}"
+            assert operation.get("summary"), where
+            responses = operation["responses"]
+            successes = [s for s in responses if s.startswith("2")]
+            assert successes, where
+            for status in successes:
+                content = responses[status].get("content", {})
+                assert status == "204" or content, where
+                assert all("example" in c for c in content.values()), where
+                json_schema = content.get("application/json", {}).get("schema", {})
+                assert json_schema.get("type") != "string", where  # models, not "a string"
+            for status, response in responses.items():
+                if status[0] in "45":
+                    assert set(response["content"]) == {"application/problem+json"}, where
+                    assert "example" in response["content"]["application/problem+json"], where
+            if path in PUBLIC:
+                assert "security" not in operation, where
+                continue
+            assert operation["security"] == [{"bearer": []}], where
+            assert {"401", "403", "404"} <= set(responses), where

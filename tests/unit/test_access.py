@@ -73,3 +73,31 @@ def test_evidence_reads_are_recorded_in_order(tmp_path: Path) -> None:
     trail.record(principal, "/v1/liabilities", "", "employee_id=e-li")
     assert [r.subject for r in trail.reads("acme")] == ["e-li", ""]
     assert trail.reads("globex") == []
+
+
+def test_a_token_is_only_for_a_well_formed_tenant_and_only_managers_name_a_unit(
+    tokens: TokenService,
+) -> None:
+    with pytest.raises(ValueError, match="tenant"):
+        tokens.create("ACME!", Role.AUDITOR, None, "admin-cli")
+    with pytest.raises(ValueError, match="only manager"):
+        tokens.create("acme", Role.HR, "sales", "admin-cli")
+
+
+def test_auditors_and_admins_read_the_audit_trail_and_admins_read_no_data() -> None:
+    from ledger.domain.access import GRANTS
+
+    readers = {role for role, grants in GRANTS.items() if Capability.READ_AUDIT in grants}
+    assert readers == {Role.AUDITOR, Role.ADMIN}
+    assert GRANTS[Role.ADMIN] == {Capability.MANAGE_TOKENS, Capability.READ_AUDIT}
+
+
+def test_a_units_subtree_is_the_unit_and_everything_below_it() -> None:
+    from ledger.domain.access import unit_subtree
+
+    parents = {"hq": None, "sales": "hq", "sales-2": "sales", "plant": "hq", "loop-a": "loop-b",
+               "loop-b": "loop-a"}
+    assert unit_subtree("sales", parents) == {"sales", "sales-2"}
+    assert unit_subtree("hq", parents) == {"hq", "sales", "sales-2", "plant"}
+    assert unit_subtree("loop-a", parents) == {"loop-a", "loop-b"}  # bad data ends, not loops
+    assert unit_subtree("nowhere", parents) == {"nowhere"}

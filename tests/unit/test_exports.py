@@ -6,11 +6,24 @@ import csv
 import io
 from typing import Any
 
+import orjson
 import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from ledger.exports import evidence_csv, evidence_pdf, evidence_xlsx, units_pdf, units_xlsx
+from ledger import exports
+from ledger.exports import (
+    CombinedEvidence,
+    evidence_csv,
+    evidence_pdf,
+    evidence_rows,
+    evidence_xlsx,
+    render_evidence,
+    render_units,
+    units_csv,
+    units_pdf,
+    units_xlsx,
+)
 
 DOC: dict[str, Any] = {
     "tenant": "acme",
@@ -82,23 +95,98 @@ def test_the_pdf_renders_chinese_names_that_can_be_extracted_back() -> None:
     assert "张伟" in text and "review_missed" in text and "L-2" in text
 
 
+#: A unit report as `ReadModels.unit_report` rows it (GET /v1/reports/units).
+UNITS: dict[str, Any] = {
+    "tenant": "acme",
+    "from": "2026-03-01",
+    "to": "2026-03-31",
+    "units": [
+        {
+            "rank": 1,
+            "unit_id": "sales",
+            "name": "销售部 Sales",
+            "steps_due": 3,
+            "steps_on_time": 2,
+            "steps_overdue": 1,
+            "completion_rate": 0.6667,
+            "violations": 2,
+            "liabilities": 4,
+        }
+    ],
+}
+
+
 @pytest.mark.parametrize("render", [units_pdf, units_xlsx])
 def test_unit_reports_export(render: Any) -> None:
-    doc = {
-        "tenant": "acme",
-        "from": "a",
-        "to": "b",
-        "units": [
-            {
-                "rank": 1,
-                "unit_id": "销售部",
-                "steps_due": 3,
-                "on_time": 3,
-                "overdue": 0,
-                "completion_rate": 1.0,
-                "violations": 0,
-                "liabilities": 0,
-            }
-        ],
-    }
-    assert render(doc)[:2] in (b"%P", b"PK")
+    assert render(UNITS)[:2] in (b"%P", b"PK")
+
+
+def test_the_unit_csv_carries_every_figure_of_the_report() -> None:
+    rows = list(csv.reader(io.StringIO(units_csv(UNITS).decode("utf-8-sig"))))
+    assert dict(zip(rows[0], rows[1], strict=True)) == {
+        "rank": "1", "unit_id": "sales", "name": "销售部 Sales", "steps_due": "3",
+        "steps_on_time": "2", "steps_overdue": "1", "completion_rate": "0.6667",
+        "violations": "2", "liabilities": "4"}
+
+
+def test_the_unit_pdf_names_units_in_chinese() -> None:
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(units_pdf(UNITS))).pages)
+    assert "销售部" in text and "0.6667" in text
+
+
+MAGIC = {"json": b"{", "csv": b"\xef\xbb\xbf", "xlsx": b"PK", "pdf": b"%PDF"}
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "xlsx", "pdf"])
+def test_render_picks_the_format_by_name(fmt: str) -> None:
+    assert render_evidence(DOC, fmt).startswith(MAGIC[fmt])
+    assert render_units(UNITS, fmt).startswith(MAGIC[fmt])
+
+
+def test_render_is_the_api_json_and_the_plain_renderers() -> None:
+    assert render_evidence(DOC, "json") == orjson.dumps(DOC)
+    assert render_evidence(DOC, "csv") == evidence_csv(DOC)
+    with pytest.raises(ValueError, match="unknown format"):
+        render_evidence(DOC, "docx")
+
+
+def big(rows: int) -> dict[str, Any]:
+    template = DOC["liabilities"][0]
+    return {**DOC, "liabilities": [{**template, "liability_id": f"L-{i}"} for i in range(rows)]}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "pdf"])
+def test_progress_counts_every_row_a_renderer_reports(fmt: str) -> None:
+    doc = big(exports.PDF_TABLE_ROWS * 2 + 7)  # several PDF tables
+    counted: list[int] = []
+    render_evidence(doc, fmt, counted.append)
+    assert sum(counted) == evidence_rows(doc, fmt) == len(doc["liabilities"]) + 1 + (
+        0 if fmt == "csv" else 1)
+    assert len(counted) > 1  # as it goes, not once at the end
+
+
+def test_a_long_pdf_keeps_every_row_and_markup_characters() -> None:
+    doc = big(exports.PDF_TABLE_ROWS + 1)
+    doc["liabilities"][-1] = {**doc["liabilities"][-1], "corrected_reason": "a < b & 张 > c"}
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(evidence_pdf(doc))).pages)
+    assert f"L-{exports.PDF_TABLE_ROWS}" in text and "L-0" in text
+    assert "a < b & 张 > c" in text
+
+
+def test_the_combined_csv_is_each_employees_csv_under_one_header() -> None:
+    other = {**DOC, "employee_id": "e-li", "name": "李娜 Li Na", "positive_records": []}
+    combined = CombinedEvidence("acme", None, None)
+    combined.add(DOC)
+    combined.add(other)
+
+    def rows(body: bytes) -> list[list[str]]:
+        return list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+
+    assert rows(combined.csv()) == rows(evidence_csv(DOC)) + rows(evidence_csv(other))[1:]
+    workbook = load_workbook(io.BytesIO(combined.xlsx()))
+    assert workbook.sheetnames == ["Summary", "Employees", "Liabilities", "Positive records",
+                                   "Ledger events"]
+    employees = list(workbook["Employees"].iter_rows(min_row=2, values_only=True))
+    assert [(r[0], r[1], r[3], r[4]) for r in employees] == [
+        ("e-zhang", "张伟 Zhang Wei", "1", "1"), ("e-li", "李娜 Li Na", "1", "1")]
+    assert workbook["Liabilities"].max_row == 5

@@ -1,5 +1,7 @@
-// Talking to the ledger's API: the session (token and tenant, in sessionStorage so they end
-// with the tab), JSON reads, and downloads that carry the bearer header.
+// Talking to the ledger's API: the session (the token and what GET /v1/whoami said of it:
+// tenant, role, a manager's unit; in sessionStorage so it ends with the tab), JSON reads,
+// and downloads that carry the bearer header. The tenant is the token's: no request names
+// one.
 
 const SESSION_KEY = "ledger.console.session";
 
@@ -12,8 +14,10 @@ export function session() {
   }
 }
 
-export function signIn(token, tenant) {
-  sessionStorage.setItem(SESSION_KEY, JSON.stringify({ token, tenant }));
+/** Keep `token` for this tab; `who` is GET /v1/whoami's answer for it (null until known). */
+export function signIn(token, who = null) {
+  const known = who ? { tenant: who.tenant, role: who.role, unit_id: who.unit_id ?? null } : {};
+  sessionStorage.setItem(SESSION_KEY, JSON.stringify({ token, ...known }));
 }
 
 export function signOut() {
@@ -33,11 +37,7 @@ export class ApiError extends Error {
 function headers(accept) {
   const current = session();
   const result = { Accept: accept };
-  if (current) {
-    result.Authorization = `Bearer ${current.token}`;
-    // Until access control derives the tenant from the token, the read routes take it here.
-    if (current.tenant) result["X-Ledger-Tenant"] = current.tenant;
-  }
+  if (current) result.Authorization = `Bearer ${current.token}`;
   return result;
 }
 

@@ -20,9 +20,9 @@ export const LABELS = {
     "no": "no",
 
     "signin.title": "Sign in",
-    "signin.intro": "Paste an API token (from `ledger token create`). It is kept in this browser tab only and sent with every request.",
+    "signin.intro": "Paste an API token (from `ledger token create`). Its tenant and role decide what you see. It is kept in this browser tab only and sent with every request.",
     "signin.token": "API token",
-    "signin.tenant": "Tenant",
+    "signedin.role": "Role",
     "signin.submit": "Sign in",
     "signin.bad": "The token was rejected (unknown, revoked or malformed).",
     "signin.required": "Paste a token first.",
@@ -169,9 +169,9 @@ export const LABELS = {
     "no": "否",
 
     "signin.title": "登录",
-    "signin.intro": "粘贴 API 令牌（由 `ledger token create` 生成）。令牌只保存在本浏览器标签页中，并随每个请求发送。",
+    "signin.intro": "粘贴 API 令牌（由 `ledger token create` 生成）。令牌的租户和角色决定您能看到的内容。令牌只保存在本浏览器标签页中，并随每个请求发送。",
     "signin.token": "API 令牌",
-    "signin.tenant": "租户",
+    "signedin.role": "角色",
     "signin.submit": "登录",
     "signin.bad": "令牌被拒绝（未知、已吊销或格式错误）。",
     "signin.required": "请先粘贴令牌。",

@@ -47,7 +47,10 @@ function renderHeader(active) {
       } }, t("nav.signout")))) : null);
   const tenant = document.getElementById("tenant-badge");
   tenant.hidden = !signedIn;
-  tenant.textContent = signedIn ? `${t("signedin.as")}: ${signedIn.tenant}` : "";
+  tenant.textContent = signedIn
+    ? `${t("signedin.as")}: ${signedIn.tenant ?? "?"} · ${t("signedin.role")}: ${signedIn.role ?? "?"}`
+      + (signedIn.unit_id ? ` (${signedIn.unit_id})` : "")
+    : "";
   const toggle = document.getElementById("lang-toggle");
   toggle.textContent = t("lang.switch");
   toggle.setAttribute("aria-label", t("lang.switch.label"));

@@ -1,7 +1,7 @@
-// Sign-in: the user pastes an API token and names the tenant. The token is checked by
-// loading the employee directory with it; a 401 keeps the user here.
+// Sign-in: the user pastes an API token. GET /v1/whoami checks it and says its tenant and
+// role (a 401 keeps the user here); then the employee directory is loaded for the names.
 
-import { session, signIn, signOut } from "../api.js";
+import { getJson, session, signIn, signOut } from "../api.js";
 import { h } from "../dom.js";
 import { t } from "../i18n.js";
 import { forgetDirectory, loadDirectory } from "../people.js";
@@ -13,16 +13,12 @@ export function render(main, { notice } = {}) {
     type: "password", name: "token", autocomplete: "off", spellcheck: "false", required: true,
     value: current?.token ?? "",
   });
-  const tenant = labelled(t("signin.tenant"), {
-    type: "text", name: "tenant", required: true, pattern: "[a-z0-9\\-]{1,63}",
-    value: current?.tenant ?? "acme",
-  });
   const message = h("div", { class: "messages" },
     notice ? h("p", { class: "notice error", role: "alert" }, notice) : null);
   const form = h("form", { class: "card signin", "aria-labelledby": "signin-title" },
     h("h1", { id: "signin-title" }, t("signin.title")),
     h("p", { class: "intro" }, t("signin.intro")),
-    token.field, tenant.field,
+    token.field,
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, t("signin.submit"))),
     message);
 
@@ -33,9 +29,10 @@ export function render(main, { notice } = {}) {
       message.replaceChildren(h("p", { class: "notice error", role: "alert" }, t("signin.required")));
       return;
     }
-    signIn(value, tenant.input.value.trim() || "acme");
+    signIn(value);
     forgetDirectory();
     try {
+      signIn(value, await getJson("/v1/whoami"));
       await loadDirectory();
     } catch (error) {
       if (error.status === 401) {
@@ -44,6 +41,7 @@ export function render(main, { notice } = {}) {
         return;
       }
       if (error.status !== 403) {
+        signOut();
         message.replaceChildren(errorNotice(error));
         return;
       }

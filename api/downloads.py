@@ -1,0 +1,72 @@
+"""Documents answered as JSON or as a download (CSV, XLSX, PDF), one way for every route.
+
+The formatting itself is ledger/exports.py's; here only the media types, the
+Content-Disposition header (a safe ASCII `filename` and the exact name as RFC 5987
+`filename*`) and the one failure a server can have producing a format (no CJK font for
+PDFs: 503, since the request was fine).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+
+import orjson
+from fastapi import Query
+from fastapi.responses import Response
+
+from api.problems import ProblemError
+from ledger.exports import FontMissing
+
+Format = Literal["json", "csv", "xlsx", "pdf"]
+FormatParam = Annotated[Format, Query(description="json, csv, xlsx or pdf.")]
+MEDIA: dict[str, str] = {
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+}
+Exporter = Callable[[Mapping[str, Any]], bytes]
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def filename(*parts: str | None, fmt: str) -> str:
+    """`evidence-e-zhang-2026-03-01-2026-03-31.pdf`: the parts given, joined by '-'."""
+    return "-".join(p for p in parts if p) + f".{fmt}"
+
+
+def content_disposition(name: str) -> str:
+    """An attachment header that no id can break: ASCII fallback plus the exact name."""
+    fallback = _UNSAFE.sub("_", name).strip("._") or "download"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def answer(document: Mapping[str, Any], fmt: Format, exporters: Mapping[str, Exporter],
+           name: str) -> Response:
+    """The document as JSON, or rendered by `exporters[fmt]` as a named download."""
+    if fmt == "json":
+        return Response(orjson.dumps(document), media_type=MEDIA["json"])
+    try:
+        body = exporters[fmt](document)
+    except FontMissing as exc:
+        raise ProblemError(503, "Format unavailable", str(exc)) from exc
+    return Response(body, media_type=MEDIA[fmt],
+                    headers={"Content-Disposition": content_disposition(name)})
+
+
+def download_docs(json_example: Any, text_example: str, what: str) -> dict[str, Any]:
+    """The OpenAPI entry of a 200 answered in any of the four formats."""
+    return {
+        "description": f"{what}, in the format asked for (`format`); other than JSON as an "
+                       "attachment named in Content-Disposition.",
+        "content": {
+            MEDIA["json"]: {"example": json_example},
+            MEDIA["csv"]: {"schema": {"type": "string"}, "example": text_example},
+            MEDIA["xlsx"]: {"schema": {"type": "string", "format": "binary"},
+                            "example": "(an XLSX workbook)"},
+            MEDIA["pdf"]: {"schema": {"type": "string", "format": "binary"},
+                           "example": "(a PDF document)"},
+        },
+    }
