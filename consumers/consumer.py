@@ -210,6 +210,8 @@ class LedgerConsumer:
                 if got:
                     last_data = now
                 self._flush(now, everything=not got)
+                if self._in_flight is not None and self._in_flight[2].done():
+                    self._settle()  # the last batch of a burst: count it without waiting
                 if now - last_lag >= 1.0:
                     self._update_lag()
                     last_lag = now

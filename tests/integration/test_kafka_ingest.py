@@ -33,6 +33,7 @@ from tests.fault.harness import (
     Scenario,
     case_events,
     dlq_records,
+    entry_count,
     header,
     keyed,
     ledger_keys,
@@ -222,3 +223,31 @@ def test_publish_keys_events_by_subject_and_refuses_non_json_unless_raw(
     assert all(len(p) == 1 for k, p in partition_of.items() if k), "a case stays in a partition"
     assert [r.key for r in records if r.value == b"not json"] == [None]
     assert BOOTSTRAP
+
+
+def test_the_last_batch_of_a_burst_is_counted_without_waiting_for_more_messages(
+    scenario: Scenario,
+) -> None:
+    """The writer appends batches in the background; the one in flight when the stream
+    goes quiet must still be settled (counted, committed) while nothing else arrives."""
+    first, *burst = case_events(scenario.tenant, cases=1, per_case=6)
+    publish(scenario.topic, keyed([first]))
+    ledger = build_ledger(scenario.settings())
+    metrics = IngestMetrics()
+    stop = threading.Event()
+    config = ConsumeConfig(topic=scenario.topic, group=scenario.group, batch_size=200,
+                           linger_ms=50, relay=False)
+    runner = threading.Thread(
+        target=run_consume, args=(ledger, scenario.settings(), config, stop, metrics)
+    )
+    runner.start()
+    try:
+        wait_until(lambda: entry_count(scenario.settings(), scenario.tenant) == 1, 60,
+                   "the first event recorded")
+        publish(scenario.topic, keyed(burst))  # one burst, one batch, then silence
+        wait_until(lambda: metrics.snapshot()["totals"]["recorded"] == 1 + len(burst), 30,
+                   "every event counted while the stream is quiet")
+    finally:
+        stop.set()
+        runner.join(timeout=60)
+        ledger.store.close()
