@@ -171,6 +171,10 @@ class _SqlRowView(RowView, ABC):
     @abstractmethod
     def _transaction(self, *, commit: bool) -> AbstractContextManager[Any]: ...
 
+    def _reading(self) -> AbstractContextManager[Any]:
+        """A cursor for one read-only statement (a single statement sees one snapshot)."""
+        return self._transaction(commit=False)
+
     @abstractmethod
     def _qualified(self, name: str) -> sql.Identifier: ...
 
@@ -353,7 +357,7 @@ class _SqlRowView(RowView, ABC):
         if limit is not None:
             statement += sql.SQL(" LIMIT {}").format(sql.Placeholder())
             params.append(int(limit))
-        with self._transaction(commit=False) as curs:
+        with self._reading() as curs:
             curs.execute(self._compile(statement), params)
             return [self._from_db(t, r) for r in curs.fetchall()]
 
@@ -368,7 +372,7 @@ class _SqlRowView(RowView, ABC):
         statement = sql.SQL("SELECT {} FROM {} WHERE ").format(
             sql.SQL(", ").join([*groups, *totals]), self._ident(suffix)) + condition
         statement += sql.SQL(" GROUP BY ") + sql.SQL(", ").join(groups)
-        with self._transaction(commit=False) as curs:
+        with self._reading() as curs:
             curs.execute(self._compile(statement), params)
             return [{k: (int(v) if k in columns and v is not None else v)
                      for k, v in dict(r).items()} for r in curs.fetchall()]
@@ -483,6 +487,11 @@ class PostgresRowView(PostgresTrackingRecorder, _SqlRowView):
 
     def _transaction(self, *, commit: bool) -> AbstractContextManager[Any]:
         return self.datastore.transaction(commit=commit)
+
+    def _reading(self) -> AbstractContextManager[Any]:
+        # The pool's connections autocommit: one round trip per query, where a transaction
+        # costs three (BEGIN, the query, ROLLBACK); measured by bench/bench_query_latency.py.
+        return self.datastore.cursor()
 
     def _qualified(self, name: str) -> sql.Identifier:
         return sql.Identifier(self.datastore.schema, name)
