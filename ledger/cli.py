@@ -13,6 +13,7 @@ from rich.table import Table
 from ledger.bootstrap import build_engine, build_ledger
 from ledger.config import Settings
 from ledger.ingest import ingest_file
+from ledger.runtime import tune_gc_for_ingest
 from ledger.worker import FollowerThread
 
 app = typer.Typer(help="Event-sourced accountability ledger.", no_args_is_help=True)
@@ -32,6 +33,7 @@ def ingest(
     """Record every event of a JSON Lines file; rejects go to FILE.rejected.jsonl."""
     settings = Settings()
     ledger = build_ledger(settings)
+    tune_gc_for_ingest()
     total = _count_lines(file)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
