@@ -177,14 +177,19 @@ def _end_to_end_processes(
                  for _ in range(consumers)]
     first_at = last_at = 0.0
     first_count = 0
+    pids = [p.pid for p in processes]
+    cpu_first: dict[str, float] = {}
+    cpu_last: dict[str, float] = {}
     try:
         while True:
             count = _committed(url, settings.store_name, topic)
             now = time.perf_counter()
             if count and not first_at:
                 first_at, first_count = now, count
+                cpu_first = _cpu_seconds(pids)
             if count >= expected:
                 last_at = now
+                cpu_last = _cpu_seconds(pids)
                 break
             if any(p.poll() is not None for p in processes):
                 raise RuntimeError(f"a consumer exited early at {count} of {expected}")
@@ -200,8 +205,34 @@ def _end_to_end_processes(
             "wall_seconds_with_start_and_group_join": round(last_at - started, 2),
             "batch_size": settings.consume_batch_size,
             "linger_ms": settings.consume_linger_ms,
+            "cpu_us_per_event": {name: round((cpu_last[name] - cpu_first.get(name, 0.0))
+                                             / measured * 1e6, 1) for name in cpu_last},
             **{key: sum(t.get(key, 0) for t in totals)
                for key in ("consumed", "recorded", "duplicate", "dead_lettered")}}
+
+
+def _cpu_seconds(consumer_pids: list[int]) -> dict[str, float]:
+    """CPU time (user + system) so far of the consumers, PostgreSQL and the Kafka broker
+    (every process of this machine named postgres / java): where an event's cost goes."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = {"consumers": 0.0, "postgres": 0.0, "kafka_broker": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        seconds = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        if int(entry.name) in consumer_pids:
+            totals["consumers"] += seconds
+        elif name == "postgres":
+            totals["postgres"] += seconds
+        elif name == "java":
+            totals["kafka_broker"] += seconds
+    return totals
 
 
 def _stop_consumers(processes: list[subprocess.Popen[bytes]]) -> list[dict[str, Any]]:
