@@ -404,14 +404,17 @@ class EventStore:
         recorder = cast(Any, self.recorder)
         statement = sql.SQL(
             "SELECT originator_id, originator_version, topic, state FROM {schema}.{table} "
-            "WHERE originator_id = ANY(%s) AND originator_version = 1"
+            "WHERE originator_id = ANY(%s::uuid[]) AND originator_version = 1"
         ).format(
             schema=sql.Identifier(recorder.datastore.schema),
             table=sql.Identifier(recorder.events_table_name),
         )
         found: dict[IdempotencyKey, ReceiptIssued] = {}
         with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(statement, (list(by_id),), prepare=True)
+            # The ids as one text array literal (hex without hyphens is valid uuid input):
+            # psycopg dumps a list of UUIDs element by element in Python, ~5 us each.
+            ids = "{" + ",".join([receipt.hex for receipt in by_id]) + "}"
+            curs.execute(statement, (ids,), prepare=True)
             for row in curs.fetchall():
                 stored = StoredEvent(
                     originator_id=row["originator_id"],

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -90,24 +89,9 @@ def canonical_bytes(value: Any) -> bytes:
     cost; orjson gives identical bytes for the common case (tests/unit/test_canonical.py
     holds the two to agreement) and the reference handles everything else.
     """
-    try:
-        written = orjson.dumps(value, option=_SORTED_53_BIT)
-    except TypeError:  # orjson.JSONEncodeError: a big integer, a non-string key, ...
-        return bytes(rfc8785.dumps(value))
-    if _MAYBE_NOT_CANONICAL.search(written) is None and (
-        b"null" not in written or _orjson_is_canonical(value)  # NaN is written as null
-    ):
-        return written
+    if _orjson_is_canonical(value):
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     return bytes(rfc8785.dumps(value))
-
-
-_SORTED_53_BIT = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
-#: What, in orjson's output, may differ from RFC 8785's: a number with a fraction or an
-#: exponent (floats: number formatting is where serializers disagree), or a character at
-#: or above U+D000 (RFC 8785 sorts keys by UTF-16 code units, orjson by code points; the
-#: orders differ only above U+D800). A match inside a string only costs the slow path.
-#: Scanning the bytes once is several times cheaper than walking the value.
-_MAYBE_NOT_CANONICAL = re.compile(rb"(?:^|[:,\[])-?[0-9]+[.eE]|[\xed-\xff]")
 
 
 def content_digest(value: Any) -> str:
@@ -121,10 +105,13 @@ class IdempotencyKey:
     tenant: str
     source: str
     event_id: str
+    #: The id of the one-event stream that takes this key (derived, so any writer finds
+    #: it); computed once, where the envelope is wrapped, not on the append path.
+    receipt_id: UUID = field(init=False, compare=False, repr=False)
 
-    @property
-    def receipt_id(self) -> UUID:
-        return derived_uuid("receipt", self.tenant, self.source, self.event_id)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "receipt_id", derived_uuid.__wrapped__(
+            "receipt", self.tenant, self.source, self.event_id))
 
     def __str__(self) -> str:
         return f"{self.tenant}/{self.source}#{self.event_id}"
