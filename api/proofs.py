@@ -33,6 +33,10 @@ router = APIRouter(tags=["proofs"], responses=problems(*AUTHENTICATED, 422))
 
 ProofReader = Annotated[Principal, Depends(require(Capability.READ_CHAINS))]
 
+#: The stores keep sequence numbers as signed 64-bit integers; a larger one is a 422, not a
+#: query the database refuses (a 500).
+MAX_SEQUENCE = 2**63 - 1
+
 
 class CheckpointOut(BaseModel):
     format: str = Field(examples=["ledger-checkpoint/v1"])
@@ -142,7 +146,8 @@ async def get_proof(
 async def list_checkpoints(
     principal: ProofReader,
     request: Request,
-    after: Annotated[int, Query(ge=0, description="Only checkpoints after this sequence.")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQUENCE,
+                                description="Only checkpoints after this sequence.")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000, description="Items per page.")] = 100,
 ) -> Response:
     """The tenant's signed checkpoints, oldest first."""
@@ -169,6 +174,10 @@ async def get_consistency(
     Both sizes must be sizes of signed checkpoints (see GET /v1/checkpoints): whoever
     kept an older checkpoint can check that nothing it covered was changed since.
     """
+    if second is not None and first > second:
+        raise ProblemError(422, "Invalid request", f"`from` ({first}) is larger than `to` "
+                           f"({second}): a consistency proof goes from an older, smaller "
+                           "tree to a newer one")
     prover = Prover(_store(request))
     try:
         proof = await run_in_threadpool(prover.consistency, principal.tenant, first, second)

@@ -98,8 +98,8 @@ def _own_token(tokens: TokenService, admin: Principal, token_id: str) -> TokenIn
 @router.post(
     "/v1/tokens", status_code=201, response_model=TokenIssuedOut, summary="Issue a token",
     responses={201: examples.ok(examples.TOKEN_ISSUED, "The token, shown this once."),
-               **problems(422, s422="Unknown role, a manager without a unit, or a unit "
-                          "for another role.")},
+               **problems(400, 422, s422="Unknown role, a manager without a unit, or a "
+                          "unit for another role.")},
 )
 def create_token(body: TokenRequest, admin: Admin, request: Request) -> Response:
     """Issue a token of the admin's tenant. Its secret is in this answer only."""

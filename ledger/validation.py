@@ -497,9 +497,11 @@ def _finish(problems: Iterable[Problem]) -> list[Problem]:
 
 
 def _sort_key(problem: Problem) -> tuple[tuple[tuple[int, int, str], ...], str, str]:
-    """Natural order on the dotted field, so that steps.2 sorts before steps.10."""
+    """Natural order on the dotted field, so that steps.2 sorts before steps.10 (ASCII
+    digits only: a key such as "²" is a digit to `isdigit` but not to `int`)."""
     parts = tuple(
-        (0, int(part), "") if part.isdigit() else (1, 0, part) for part in problem.field.split(".")
+        (0, int(part), "") if part.isascii() and part.isdigit() else (1, 0, part)
+        for part in problem.field.split(".")
     )
     return parts, problem.rule, problem.message
 

@@ -433,6 +433,21 @@ def test_a_token_request_that_makes_no_sense_is_a_422_problem(
     assert response.headers["content-type"] == "application/problem+json"
 
 
+@pytest.mark.parametrize("body", [b"{not json", b"\xff"])
+def test_a_token_request_that_is_not_json_is_a_documented_400_problem(
+    service: Service, body: bytes
+) -> None:
+    """Found by fuzzing (tests/integration/test_api_fuzz.py): the 400 was answered but not
+    in the OpenAPI document."""
+    headers = {**service.auth(Role.ADMIN), "content-type": "application/json"}
+    response = service.client.post("/v1/tokens", content=body, headers=headers)
+
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    documented = service.client.get("/openapi.json").json()["paths"]["/v1/tokens"]["post"]
+    assert "application/problem+json" in documented["responses"]["400"]["content"]
+
+
 def test_a_revocation_here_is_refused_at_once_and_one_from_elsewhere_within_the_cache_window(
     ledger: Ledger,
 ) -> None:

@@ -97,6 +97,20 @@ def test_a_body_that_is_not_json_is_a_problem_document(client: TestClient) -> No
     assert "invalid JSON" in response.json()["detail"]
 
 
+@pytest.mark.parametrize("name", ["¹", "²", "٣"])
+def test_member_names_made_of_unicode_digits_are_rejected_not_a_500(
+    client: TestClient, name: str
+) -> None:
+    """Found by fuzzing (tests/integration/test_api_fuzz.py): {"¹": null} was a 500."""
+    response = client.post("/v1/events", json={name: None})
+
+    assert response.status_code == 422
+    [result] = response.json()["results"]
+    assert result["status"] == "rejected"
+    assert {"rule": "required", "field": "id"} in [
+        {k: r[k] for k in ("rule", "field")} for r in result["reasons"]]
+
+
 def test_openapi_documents_the_ingest_route(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert "/v1/events" in spec["paths"]

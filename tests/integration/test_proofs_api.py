@@ -134,6 +134,24 @@ def test_a_consistency_proof_needs_checkpoint_sizes(client: TestClient) -> None:
     assert missing.status_code == 404
 
 
+def test_a_consistency_proof_from_a_larger_to_a_smaller_tree_is_a_422(client: TestClient) -> None:
+    """Found by fuzzing (tests/integration/test_api_fuzz.py): it was a 500."""
+    for batch in range(2):
+        post(client, *(envelope(f"b{batch}-{i}") for i in range(4)))
+    response = client.get("/v1/checkpoints/consistency", params={"from": 8, "to": 4})
+
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "larger than `to`" in response.json()["detail"]
+
+
+def test_a_checkpoint_sequence_beyond_the_stores_integers_is_a_422(client: TestClient) -> None:
+    """Found by fuzzing: `after` past 2**63 - 1 reached the database and was a 500."""
+    post(client, *(envelope(f"e{i}") for i in range(4)))
+    assert client.get("/v1/checkpoints", params={"after": 2**63}).status_code == 422
+    assert client.get("/v1/checkpoints", params={"after": 2**63 - 1}).json() == []
+
+
 def test_the_routes_are_in_the_openapi_document(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/v1/proofs/{event_id}", "/v1/checkpoints", "/v1/checkpoints/consistency"} <= set(

@@ -441,6 +441,17 @@ def test_problems_are_sorted_and_deterministic(validator: EventValidator) -> Non
     assert due == [f"data.steps.{i}.due" for i in range(12)]
 
 
+@pytest.mark.parametrize("key", ["²", "¹", "٣", "1"])
+def test_problems_sort_whatever_digits_a_member_name_holds(
+    validator: EventValidator, key: str
+) -> None:
+    """Found by fuzzing POST /v1/events: {"¹": null} was a 500 (`int("¹")` while sorting)."""
+    problems = validator.validate({key: None, "b": None})
+    assert ("required", "id") in [(p.rule, p.field) for p in problems]
+    expected = [key, "b"] if key == "1" else ["b", key]  # numbers first, then names
+    assert [p.field for p in problems if p.rule == "type"] == expected
+
+
 def test_problems_are_json_serialisable(validator: EventValidator) -> None:
     problems = validator.validate(_many_problems())
     assert json.loads(json.dumps([p.as_dict() for p in problems]))
