@@ -32,9 +32,14 @@ from ledger.application import AlreadyTracked, Ledger
 log = logging.getLogger("consumers.consume")
 
 TP = Any  # kafka.TopicPartition (kafka-python ships no type hints)
-EMPTY_ASSIGNMENT_IDLE_S = 10.0
-# New topics and partitions are noticed within this long (kafka-python's default: 5 min).
+# New topics and partitions are noticed within this long (kafka-python's default: 5 min):
+# a member that joined before its client knew the topic's partitions is assigned nothing
+# until the next refresh. (Waiting for the partitions before subscribing, instead, made
+# kafka-python 3.0's group rejoin hang now and then: tests/fault.)
 METADATA_MAX_AGE_MS = 30_000
+#: With `until_idle_s`, an empty assignment counts as "nothing for us" only after this
+#: long: past a metadata refresh, which brings a rebalance if the topic has partitions.
+EMPTY_ASSIGNMENT_IDLE_S = METADATA_MAX_AGE_MS / 1000 + 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +97,7 @@ class LedgerConsumer:
 
     # --- Kafka client ------------------------------------------------------------------
 
-    def _connect(self, stop: threading.Event) -> Any:
+    def _connect(self) -> Any:
         from kafka import KafkaConsumer
         from kafka.consumer.subscription_state import ConsumerRebalanceListener
 
@@ -120,34 +125,20 @@ class LedgerConsumer:
             heartbeat_interval_ms=max(1000, o.session_timeout_ms // 3),
             metadata_max_age_ms=METADATA_MAX_AGE_MS,
         )
-        self._await_topic(consumer, stop)
         consumer.subscribe([o.topic], listener=Rebalance())
         return consumer
-
-    def _await_topic(self, consumer: Any, stop: threading.Event) -> None:
-        """Subscribe only once the topic's partitions are in this client's metadata.
-
-        A group joined before then is assigned nothing, and kafka-python only notices the
-        partitions at its next metadata refresh: minutes of a consumer that reads nothing.
-        """
-        waited = time.monotonic()
-        warned = 0.0
-        while not stop.is_set() and not consumer.partitions_for_topic(self.options.topic):
-            if time.monotonic() - warned >= 10.0:
-                log.warning("topic has no partitions yet; waiting for it",
-                            extra={"topic": self.options.topic,
-                                   "waited_s": round(time.monotonic() - waited, 1)})
-                warned = time.monotonic()
-            stop.wait(0.25)
 
     # --- rebalance callbacks (run inside poll) --------------------------------------------
 
     def _revoked(self, revoked: list[TP]) -> None:
         """Forget what was buffered: the next owner reads it again from the recorded position.
 
-        The batch in flight is waited for first, so the next owner finds its position."""
+        The batch in flight is waited for first, so the next owner finds its position.
+        No offsets are committed here: committing from inside the revocation (with
+        kafka-python 3.0) left the group's rejoin unfinished, the consumer assigned
+        nothing and polling forever. They are advisory; the store has the positions."""
         self._settle()
-        self._commit_advisory()
+        self._to_commit.clear()
         for tp in revoked:
             self._buffers.pop(tp, None)
             self._first_at.pop(tp, None)
@@ -196,7 +187,7 @@ class LedgerConsumer:
     def run(self, stop: threading.Event, until_idle_s: float | None = None) -> None:
         """Consume until `stop` is set (or, with `until_idle_s`, until caught up and idle
         that long), then apply what is buffered and leave the group."""
-        self._consumer = self._connect(stop)
+        self._consumer = self._connect()
         last_data = time.monotonic()
         last_commit = last_lag = 0.0
         try:

@@ -251,3 +251,16 @@ def test_the_last_batch_of_a_burst_is_counted_without_waiting_for_more_messages(
         stop.set()
         runner.join(timeout=60)
         ledger.store.close()
+
+
+def test_a_rebalance_with_a_batch_in_flight_still_ends_with_everything_recorded(
+    scenario: Scenario,
+) -> None:
+    """A fresh group rebalances again right after its first join; with a stream already
+    waiting, the first batch is still being appended when its partitions are revoked.
+    The consumer must rejoin and go on (it once stayed unassigned, polling forever)."""
+    valid = case_events(scenario.tenant, cases=1000, per_case=12)
+    publish(scenario.topic, keyed(valid))
+    metrics = consume(scenario)
+    assert metrics.snapshot()["totals"]["recorded"] == len(valid)
+    assert entry_count(scenario.settings(), scenario.tenant) == len(valid)
