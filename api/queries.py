@@ -33,7 +33,7 @@ from api.query_models import (
 )
 from api.read_side import ReadSide, lifespan
 from ledger.exports import units_csv, units_pdf, units_xlsx
-from projections.reads import Bound, Cursor, Page
+from projections.reads import Bound, Cursor, Page, bound_from_text
 
 __all__ = ["ReadSide", "lifespan", "router"]  # ReadSide: imported from here by ledger serve
 
@@ -52,15 +52,9 @@ def parse_bound(name: str, value: str | None) -> Bound | None:
     if value is None or value == "":
         return None
     try:
-        if len(value) == 10:
-            return date.fromisoformat(value)
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise ProblemError(422, "Invalid time", f"`{name}`: not an RFC 3339 time or date: "
-                           f"{value!r}") from None
-    if moment.tzinfo is None:
-        raise ProblemError(422, "Invalid time", f"`{name}`: a time needs an offset: {value!r}")
-    return moment
+        return bound_from_text(value)
+    except ValueError as exc:
+        raise ProblemError(422, "Invalid time", f"`{name}`: {exc}") from None
 
 
 def _day(name: str, value: str | None) -> date | None:

@@ -56,7 +56,7 @@ from ledger.exports import (
     render_units,
 )
 from ledger.tokens import AuditTrail
-from projections.reads import Bound, ReadModels
+from projections.reads import Bound, ReadModels, bound_from_text
 from projections.runner import Projections
 from projections.views import eq
 
@@ -122,23 +122,13 @@ DeriveOpt = Annotated[
 
 
 def parse_bound(option: str, value: str | None) -> Bound | None:
-    """`--from`/`--to` as the API reads `from`/`to`: a date compares the business date,
-    an RFC 3339 time (with its offset) the instant."""
+    """`--from`/`--to` as the API reads `from`/`to` (`projections.reads.bound_from_text`)."""
     if value is None or value == "":
         return None
     try:
-        if len(value) == 10:
-            return date.fromisoformat(value)
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(
-            f"not a date (YYYY-MM-DD) or an RFC 3339 time: {value!r}", param_hint=option
-        ) from None
-    if moment.tzinfo is None:
-        raise typer.BadParameter(
-            f"a time needs an offset, e.g. +08:00: {value!r}", param_hint=option
-        )
-    return moment
+        return bound_from_text(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from None
 
 
 def parse_period(from_: str | None, to: str | None) -> tuple[Bound | None, Bound | None]:

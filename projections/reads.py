@@ -21,6 +21,21 @@ from projections.unit_stats import COUNTERS, NO_UNIT
 from projections.views import AllOf, AnyOf, Cond, Op, RowView, Term, eq
 
 Bound = date | datetime
+
+
+def bound_from_text(value: str) -> Bound:
+    """A period bound as the queries take it: `YYYY-MM-DD` compares the business date, an
+    RFC 3339 time (it must carry its offset) the instant. ValueError says what is wrong;
+    the API and the CLI turn it into their own errors."""
+    try:
+        if len(value) == 10:
+            return date.fromisoformat(value)
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"not a date (YYYY-MM-DD) or an RFC 3339 time: {value!r}") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"a time needs an offset, e.g. +08:00: {value!r}")
+    return moment
 Cursor = tuple[str, str]
 
 VIOLATION_FIELDS = (
