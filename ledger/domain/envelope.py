@@ -42,26 +42,33 @@ def _orjson_is_canonical(value: Any) -> bool:
     units, orjson by code points; the two orders differ only there). Floats are left to
     the reference implementation (number formatting is where serializers disagree).
 
-    Exact types are compared (`type(x) is str`) before falling back to `isinstance`: the
-    check runs on every ingested envelope, and the common JSON types then cost one
-    comparison each. Subclasses still get the answer `isinstance` gives.
+    The check runs on every ingested envelope: it walks with a stack instead of
+    recursing, and compares exact types (`type(x) is str`) first, so the common JSON
+    types cost one comparison each and no call. Subclasses still get the answer
+    `isinstance` gives.
     """
-    kind = type(value)
-    if kind is str or value is None or kind is bool:
-        return True
-    if kind is dict:
-        try:
-            keys = "".join(value)  # one scan of all keys; TypeError: a key is not a string
-        except TypeError:
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        kind = type(item)
+        if kind is str or item is None or kind is bool:
+            continue
+        if kind is dict:
+            try:
+                keys = "".join(item)  # one scan of all keys; TypeError: a key is not a string
+            except TypeError:
+                return False
+            if keys and max(keys) >= "\ud800":
+                return False
+            pending.extend(item.values())
+        elif kind is list:
+            pending.extend(item)
+        elif kind is int:
+            if not -_MAX_EXACT_INT <= item <= _MAX_EXACT_INT:
+                return False
+        elif not _orjson_is_canonical_subclass(item):
             return False
-        if keys and max(keys) >= "\ud800":
-            return False
-        return all(map(_orjson_is_canonical, value.values()))
-    if kind is list:
-        return all(map(_orjson_is_canonical, value))
-    if kind is int:
-        return bool(-_MAX_EXACT_INT <= value <= _MAX_EXACT_INT)
-    return _orjson_is_canonical_subclass(value)
+    return True
 
 
 def _orjson_is_canonical_subclass(value: Any) -> bool:
