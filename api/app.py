@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
 
 from api import examples
 from api import queries as read_api
@@ -22,6 +20,7 @@ from api.ingest import router as ingest_router
 from api.problems import as_problem_media_type, install, problems
 from api.proofs import router as proofs_router
 from api.read_side import ReadSide, lifespan
+from api.responses import OrjsonResponse
 from api.tokens import router as tokens_router
 from ledger.application import Ledger
 from ledger.tokens import AuditTrail, TokenService
@@ -33,16 +32,6 @@ with every request but the health probes. The token's tenant is the only one you
 write; its role decides which routes you may call (403 otherwise), and a manager reads only
 what concerns the employees of their unit's subtree (404 for anything else). Errors are
 RFC 9457 `application/problem+json` documents."""
-
-
-class OrjsonResponse(JSONResponse):
-    """JSON rendered by orjson: ledger payloads are large and orjson is several times faster.
-    (A JSONResponse, so the OpenAPI document gives answers their models' schemas.)"""
-
-    media_type = "application/json"
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
 
 
 def get_ledger(request: Request) -> Ledger:

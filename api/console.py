@@ -19,7 +19,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
@@ -29,6 +28,7 @@ from starlette.types import Scope
 from api import examples
 from api.caller import LiabilityReader
 from api.problems import AUTHENTICATED, problems
+from api.responses import OrjsonResponse
 from projections.views import eq
 
 ASSETS = Path(__file__).with_name("console")
@@ -93,7 +93,7 @@ def get_employees(caller: LiabilityReader) -> Response:
     rows = caller.reads.projections.view("org_history").select(
         "org_assignments", [eq("tenant", caller.tenant)])
     people = [p for p in directory(rows) if caller.sees_employee(p["employee_id"])]
-    return Response(orjson.dumps({"items": people}), media_type="application/json")
+    return OrjsonResponse({"items": people})
 
 
 class ConsoleFiles(StaticFiles):

@@ -19,7 +19,6 @@ from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlencode
 
-import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
@@ -30,6 +29,7 @@ from api.caller import Caller, EvidenceReader
 from api.downloads import FormatParam, answer, download_docs, filename
 from api.problems import AUTHENTICATED, ProblemError, problems
 from api.queries import From, To, parse_bound
+from api.responses import OrjsonResponse
 from ledger.adapters.eventstore import EventStore
 from ledger.domain.access import Capability, EvidenceRead, Principal
 from ledger.domain.events import EntryRecorded
@@ -200,4 +200,4 @@ def list_evidence_reads(
     more = len(reads) > limit
     body = {"items": [_read_out(r) for r in page],
             "next_after": page[-1].originator_version if more and page else None}
-    return Response(orjson.dumps(body), media_type="application/json")
+    return OrjsonResponse(body)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
@@ -24,6 +23,7 @@ from api import examples
 from api.auth import require
 from api.caller import caller_for
 from api.problems import AUTHENTICATED, ProblemError, problems
+from api.responses import OrjsonResponse
 from ledger.adapters.eventstore import EventStore
 from ledger.domain.access import Capability, Principal
 from ledger.domain.events import EntryRecorded
@@ -83,10 +83,6 @@ def _store(request: Request) -> EventStore:
     return store
 
 
-def _json(content: Any) -> Response:
-    return Response(orjson.dumps(content), media_type="application/json")
-
-
 _CONFLICTS = problems(409, 500, s409="The id names events of several sources (ask for "
                       "source#id), or the entry is not covered by a signed checkpoint yet.",
                       s500="The store's tree data is damaged: run `ledger verify`.")
@@ -137,7 +133,7 @@ async def get_proof(
                            position=found[0].position) from exc
     except StoreDamagedError as exc:
         raise ProblemError(500, "Store damaged", str(exc)) from exc
-    return _json(bundle)
+    return OrjsonResponse(bundle)
 
 
 @router.get("/v1/checkpoints", response_model=list[CheckpointOut],
@@ -152,7 +148,7 @@ async def list_checkpoints(
 ) -> Response:
     """The tenant's signed checkpoints, oldest first."""
     checkpoints = await run_in_threadpool(_store(request).checkpoints, principal.tenant, after)
-    return _json([c.as_dict() for c in checkpoints[:limit]])
+    return OrjsonResponse([c.as_dict() for c in checkpoints[:limit]])
 
 
 @router.get(
@@ -187,4 +183,4 @@ async def get_consistency(
         raise ProblemError(404, "No such checkpoint", str(exc)) from exc
     except StoreDamagedError as exc:
         raise ProblemError(500, "Store damaged", str(exc)) from exc
-    return _json(proof)
+    return OrjsonResponse(proof)

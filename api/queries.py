@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Path, Query
@@ -32,6 +32,7 @@ from api.query_models import (
     ViolationStatus,
 )
 from api.read_side import ReadSide, lifespan
+from api.responses import OrjsonResponse
 from ledger.exports import units_csv, units_pdf, units_xlsx
 from projections.reads import Bound, Cursor, Page, bound_from_text
 
@@ -42,10 +43,6 @@ From = Annotated[str | None, Query(alias="from", description="Inclusive; RFC 333
 To = Annotated[str | None, Query(description="Inclusive; RFC 3339 time or date.")]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Items per page.")]
 CursorParam = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
-
-
-def _json(content: Any) -> Response:
-    return Response(orjson.dumps(content), media_type="application/json")
 
 
 def parse_bound(name: str, value: str | None) -> Bound | None:
@@ -81,7 +78,7 @@ def decode_cursor(cursor: str | None) -> Cursor | None:
 
 
 def _page(page: Page) -> Response:
-    return _json({"items": page.items, "next_cursor": encode_cursor(page.after)})
+    return OrjsonResponse({"items": page.items, "next_cursor": encode_cursor(page.after)})
 
 
 # --- routes -------------------------------------------------------------------------------
@@ -105,7 +102,7 @@ def get_chain(
     document = caller.reads.chain(caller.tenant, case_id)
     if document is None or not caller.sees_chain(document):
         raise ProblemError(404, "Unknown case", f"no case {case_id!r} for this tenant")
-    return _json(caller.chain_view(document))
+    return OrjsonResponse(caller.chain_view(document))
 
 
 @router.get("/v1/violations", response_model=ViolationPage, summary="Violations, filtered",
@@ -162,7 +159,7 @@ def get_unit_report(
     units = caller.reads.unit_report(caller.tenant, start, end, units=caller.units)
     period = (start.isoformat() if start else None, end.isoformat() if end else None)
     if format == "json":
-        return _json({"from": period[0], "to": period[1], "units": units})
+        return OrjsonResponse({"from": period[0], "to": period[1], "units": units})
     document = {"tenant": caller.tenant, "from": period[0], "to": period[1], "units": units}
     return answer(document, format, UNIT_EXPORTERS,
                   filename("unit-report", caller.tenant, *period, fmt=format))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api import examples
 from api.auth import authenticated, require
 from api.problems import AUTHENTICATED, ProblemError, problems
+from api.responses import OrjsonResponse
 from ledger.domain.access import GRANTS, Capability, Principal, Role, parse_token
 from ledger.tokens import TokenInfo, TokenService
 
@@ -75,10 +75,6 @@ def _tokens(request: Request) -> TokenService:
     return tokens
 
 
-def _json(content: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(content), status_code=status, media_type="application/json")
-
-
 def token_out(info: TokenInfo) -> dict[str, Any]:
     issued, revoked = info.issued, info.revoked
     return {"token_id": issued.token_id, "tenant": issued.tenant, "role": issued.role,
@@ -115,7 +111,7 @@ def create_token(body: TokenRequest, admin: Admin, request: Request) -> Response
     out = token_out(info)
     issued = {key: out[key] for key in ("token_id", "tenant", "role", "unit_id", "issued_at",
                                         "issued_by")}
-    return _json({"token": token, **issued}, 201)
+    return OrjsonResponse({"token": token, **issued}, status_code=201)
 
 
 @router.get("/v1/tokens", response_model=TokenList, summary="The tenant's tokens",
@@ -123,7 +119,7 @@ def create_token(body: TokenRequest, admin: Admin, request: Request) -> Response
 def list_tokens(admin: Admin, request: Request) -> Response:
     """Every token of the admin's tenant, with who issued and who revoked it; never
     their secrets."""
-    return _json({"items": [token_out(i) for i in _tokens(request).list(admin.tenant)]})
+    return OrjsonResponse({"items": [token_out(i) for i in _tokens(request).list(admin.tenant)]})
 
 
 @router.delete(
@@ -151,6 +147,6 @@ def revoke_token(
 def whoami(principal: Annotated[Principal, Depends(authenticated)]) -> Response:
     """What the presented token is: its tenant, role, a manager's unit and what it may
     do. Any valid token may ask (the console signs in with it)."""
-    return _json({"token_id": principal.token_id, "tenant": principal.tenant,
+    return OrjsonResponse({"token_id": principal.token_id, "tenant": principal.tenant,
                   "role": principal.role.value, "unit_id": principal.unit_id,
                   "capabilities": sorted(c.value for c in GRANTS[principal.role])})

@@ -274,10 +274,10 @@ class LedgerConsumer:
         result = self._recorder.apply(prepared)
         return result, time.perf_counter() - started
 
-    def _settle(self) -> bool:
-        """Wait for the batch in flight, if any, and act on how it ended; False if it failed."""
+    def _settle(self) -> None:
+        """Wait for the batch in flight, if any, and act on how it ended."""
         if self._in_flight is None:
-            return True
+            return
         tp, batch, future = self._in_flight
         self._in_flight = None
         try:
@@ -288,7 +288,7 @@ class LedgerConsumer:
                      extra={"partition": tp.partition, "first": batch[0].offset,
                             "last": batch[-1].offset})
             self._reposition(tp, batch[0].offset)
-            return False
+            return
         except Exception as exc:
             self._failures += 1
             self.metrics.batch_failed(tp.topic)
@@ -298,14 +298,13 @@ class LedgerConsumer:
                              "attempt": self._failures})
             self._reposition(tp, batch[0].offset)
             time.sleep(min(self.options.max_backoff_s, 0.25 * 2 ** min(self._failures, 5)))
-            return False
+            return
         self._failures = 0
         if tp in self._next:  # still ours: tell Kafka (advisory) how far it is recorded
             self._to_commit[tp] = batch[-1].offset + 1
         self.metrics.batch_applied(result, seconds)
         if result.dead_lettered:
             self._on_dead_letters()
-        return True
 
     def _reposition(self, tp: TP, failed_from: int) -> None:
         """Next offset := max(first offset of the failed batch, recorded position + 1)."""

@@ -55,7 +55,7 @@ from ledger.exports import (
     render_evidence,
     render_units,
 )
-from ledger.tokens import AuditTrail
+from ledger.tokens import TENANT_PATTERN, AuditTrail
 from projections.reads import Bound, ReadModels, bound_from_text
 from projections.runner import Projections
 from projections.views import eq
@@ -65,7 +65,6 @@ export_app = typer.Typer(
 )
 err = Console(stderr=True, soft_wrap=True)
 
-TENANT = re.compile(r"^[a-z0-9-]{1,63}$")
 ROUTE_EVIDENCE = "ledger export evidence"
 ROUTE_UNITS = "ledger export units"
 #: Above this many rows, an employee's export gets its own progress bar.
@@ -95,7 +94,7 @@ class ExportFailed(Exception):
 
 
 def _tenant(value: str) -> str:
-    if not TENANT.match(value):
+    if not TENANT_PATTERN.match(value):
         raise typer.BadParameter(f"must match [a-z0-9-]{{1,63}}: {value!r}")
     return value
 

@@ -78,10 +78,6 @@ class TokenInfo:
     issued: TokenIssued
     revoked: TokenRevoked | None
 
-    @property
-    def active(self) -> bool:
-        return self.revoked is None
-
 
 class TokenService:
     def __init__(
