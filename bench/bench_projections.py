@@ -43,7 +43,8 @@ from rich.table import Table
 
 from bench.common import bench_database_url, timed, write_results
 from bench.workload import workload
-from ledger.adapters.eventstore import ENTRY_TOPIC, EventStore
+from ledger.adapters.eventstore import EventStore
+from ledger.adapters.rows import ENTRY_TOPIC
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
 from ledger.config import Settings

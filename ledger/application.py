@@ -10,16 +10,17 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Tracking
 
-from ledger.adapters.eventstore import AppendConflict, EventStore
+from ledger.adapters.eventstore import AppendConflict, EventStore, Staged
 from ledger.clock import Clock
-from ledger.domain.envelope import Envelope, IdempotencyKey
-from ledger.domain.events import ENTRY_KIND_DERIVED, ENTRY_KIND_INBOUND, ReceiptIssued
-from ledger.domain.recording import Outcome, Reason, Status, decide_appends
+from ledger.domain.envelope import Envelope
+from ledger.domain.events import ENTRY_KIND_DERIVED, ENTRY_KIND_INBOUND
+from ledger.domain.recording import AppendPlan, Links, Outcome, Reason, Status, plan_appends
 from ledger.validation import EventValidator, Problem
 
 MAX_ATTEMPTS = 20
@@ -139,56 +140,62 @@ class Ledger:
         # keys, not the lock, guarantee that no position or key is taken twice).
         with self._lock:
             for _attempt in range(MAX_ATTEMPTS):
-                # Receipts are read before the lock (it is held only while the head is
-                # read, decided on and saved): a key taken meanwhile by another writer
-                # is refused by its unique stream, and this attempt is decided again.
-                receipts = {t: self.store.receipts(e.key for _, e in b)
-                            for t, b in by_tenant.items()}
+                # Everything that does not depend on where the ledger ends is done before
+                # the turn: receipts read (a key taken meanwhile by another writer is
+                # refused by its unique stream, and this attempt is decided again), plans
+                # made, rows encoded. The turn itself reads the head, links and saves.
+                plans = [
+                    plan_appends(tenant, batch, self.store.receipts(e.key for _, e in batch),
+                                 kind)
+                    for tenant, batch in sorted(by_tenant.items())
+                ]
+                staged = self.store.stage(plans)
                 with self.store.writer_lock(by_tenant):
-                    attempt = self._attempt(
-                        by_tenant, receipts, rejected, tracking, dead_letter, kind
-                    )
-                if attempt is None:
+                    turn = self._turn(plans, staged, rejected, tracking, dead_letter)
+                if turn is None:
                     continue
-                outcomes, events = attempt
-                if events or tracking is not None:
+                links, now, dead_letters = turn
+                outcomes = [o for plan, link in zip(plans, links, strict=True)
+                            for o in plan.outcomes(link)]
+                if self.after_append and (dead_letters or tracking is not None
+                                          or any(plan.appends for plan in plans)):
+                    events: list[DomainEventProtocol[Any]] = [
+                        e for plan, link in zip(plans, links, strict=True)
+                        for e in plan.events(link, now)
+                    ]
+                    events += dead_letters
                     for hook in self.after_append:
                         hook(outcomes, events)
                 return outcomes
         raise LedgerUnavailable(f"append kept conflicting after {MAX_ATTEMPTS} attempts")
 
-    def _attempt(
+    def _turn(
         self,
-        by_tenant: dict[str, list[tuple[int, Envelope]]],
-        receipts: dict[str, dict[IdempotencyKey, ReceiptIssued]],
+        plans: list[AppendPlan],
+        staged: Sequence[Staged],
         rejected: list[Outcome],
         tracking: Tracking | None,
         dead_letter: DeadLetterFactory | None,
-        kind: str,
-    ) -> tuple[list[Outcome], list[DomainEventProtocol[Any]]] | None:
-        """Load, decide and save once: the outcomes and stored events, or None when another
-        writer appended first (decide again)."""
-        events: list[DomainEventProtocol[Any]] = []
-        outcomes: list[Outcome] = []
+    ) -> tuple[list[Links], datetime, list[DomainEventProtocol[Any]]] | None:
+        """Link to the heads and save once, holding the tenants' turn: the links, the
+        recording time and the dead letters saved, or None when another writer appended
+        first (decide again)."""
         now = self.clock()
-        for tenant in sorted(by_tenant):
-            head = self.store.head(tenant)
-            decision = decide_appends(head, by_tenant[tenant], receipts[tenant], now, kind)
-            events += decision.events
-            outcomes += decision.outcomes
+        links = [plan.link(self.store.head(plan.tenant)) for plan in plans]
+        dead_letters: list[DomainEventProtocol[Any]] = []
         if dead_letter is not None:
-            events += [
-                dead_letter(o.index, o) for o in rejected + outcomes if o.status is Status.REJECTED
-            ]
-        if not events and tracking is None:
-            return outcomes, events
+            conflicts = [o for plan, link in zip(plans, links, strict=True)
+                         for o in plan.conflicts(link)]
+            dead_letters = [dead_letter(o.index, o) for o in rejected + conflicts]
+        if not (dead_letters or tracking is not None or any(plan.appends for plan in plans)):
+            return links, now, dead_letters
         try:
-            self.store.append(events, tracking)
+            self.store.append_linked(staged, links, now, dead_letters, tracking)
         except AppendConflict:
             if tracking is not None and self._tracked(tracking):
                 raise AlreadyTracked(str(tracking)) from None
             return None
-        return outcomes, events
+        return links, now, dead_letters
 
     def _tracked(self, tracking: Tracking) -> bool:
         recorded = self.store.max_tracking_id(tracking.application_name)

@@ -35,7 +35,8 @@ from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
-from ledger.adapters.eventstore import ENTRY_TOPIC, AppendConflict, EventStore
+from ledger.adapters.eventstore import AppendConflict, EventStore
+from ledger.adapters.rows import ENTRY_TOPIC
 from ledger.application import Ledger
 from ledger.clock import Clock
 from ledger.config import Settings

@@ -32,7 +32,8 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from ledger.adapters.eventstore import ENTRY_TOPIC, EventStore
+from ledger.adapters.eventstore import EventStore
+from ledger.adapters.rows import ENTRY_TOPIC
 from ledger.domain.chain import GENESIS_HASH, entry_hash
 from ledger.domain.checkpoint import CheckpointSigned, checkpoint_stream_id, entry_leaf_hash
 from ledger.domain.envelope import content_digest

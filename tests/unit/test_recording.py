@@ -9,7 +9,7 @@ import pytest
 from ledger.domain.chain import GENESIS_HASH, entry_hash
 from ledger.domain.envelope import Envelope, derived_uuid
 from ledger.domain.events import EntryRecorded, ReceiptIssued
-from ledger.domain.recording import LedgerHead, Status, decide_appends
+from ledger.domain.recording import LedgerHead, Status, decide_appends, plan_appends
 from tests.conftest import envelope
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
@@ -74,3 +74,26 @@ def test_the_decision_is_deterministic() -> None:
     one = decide_appends(LedgerHead("acme"), batch, {}, NOW)
     two = decide_appends(LedgerHead("acme"), batch, {}, NOW)
     assert one.events == two.events and one.outcomes == two.outcomes
+
+
+def test_a_key_repeated_in_one_batch_is_a_duplicate_of_its_first_append() -> None:
+    head = LedgerHead("acme", 9, "ab" * 32)
+    decision = decide_appends(head, [(0, env("x")), (1, env("a")), (2, env("a"))], {}, NOW)
+    assert [(o.status, o.position) for o in decision.outcomes] == [
+        (Status.RECORDED, 10), (Status.RECORDED, 11), (Status.DUPLICATE, 11)]
+
+
+def test_a_conflict_within_one_batch_names_the_position_its_key_took() -> None:
+    other = env("a", payload={"return_days": 1})
+    plan = plan_appends("acme", [(0, env("a")), (1, other)], {})
+    (conflict,) = plan.conflicts(plan.link(LedgerHead("acme", 4, "ab" * 32)))
+    assert conflict.index == 1 and "position 5" in conflict.reasons[0].message
+
+
+def test_a_plan_needs_no_head_and_links_to_whichever_it_finds() -> None:
+    plan = plan_appends("acme", [(0, env("a")), (1, env("b"))], {})
+    early, late = plan.link(LedgerHead("acme")), plan.link(LedgerHead("acme", 7, "cd" * 32))
+    assert [o.position for o in plan.outcomes(early)] == [1, 2]
+    assert [o.position for o in plan.outcomes(late)] == [8, 9]
+    assert late.end == LedgerHead("acme", 9, late.hashes[-1])
+    assert late.hashes[0] == entry_hash("cd" * 32, 8, env("a").digest)
