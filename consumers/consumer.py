@@ -57,14 +57,9 @@ class ConsumerOptions:
 
 
 def _message(record: Any) -> InboundMessage:
-    return InboundMessage(
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        key=record.key,
-        value=record.value,
-        headers=tuple((str(k), v) for k, v in record.headers) if record.headers else (),
-    )
+    headers = record.headers
+    return InboundMessage(record.topic, record.partition, record.offset, record.key,
+                          record.value, tuple((str(k), v) for k, v in headers) if headers else ())
 
 
 class LedgerConsumer:

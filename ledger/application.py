@@ -18,12 +18,14 @@ from eventsourcing.persistence import Tracking
 
 from ledger.adapters.eventstore import AppendConflict, EventStore, Staged
 from ledger.clock import Clock
-from ledger.domain.envelope import Envelope
-from ledger.domain.events import ENTRY_KIND_DERIVED, ENTRY_KIND_INBOUND
+from ledger.domain.envelope import Envelope, IdempotencyKey
+from ledger.domain.events import ENTRY_KIND_DERIVED, ENTRY_KIND_INBOUND, ReceiptIssued
 from ledger.domain.recording import AppendPlan, Links, Outcome, Reason, Status, plan_appends
 from ledger.validation import EventValidator, Problem
 
 MAX_ATTEMPTS = 20
+#: How many items `prepare` validates between looks at whether a turn is being held.
+_YIELD_EVERY = 50
 
 
 class LedgerUnavailable(Exception):
@@ -61,6 +63,12 @@ class Ledger:
         #: returns (tamper evidence signs its checkpoints here: ledger/sealing.py). A hook
         #: must not raise.
         self.after_append: list[AfterAppend] = []
+        #: Whether the next inbound append reads the receipts of its keys first (see
+        #: `_receipts`); cleared once an append finds that none of its keys was taken.
+        self._expect_redeliveries = True
+        #: Clear while this process holds a turn (see `prepare`).
+        self._no_turn = threading.Event()
+        self._no_turn.set()
 
     def record(
         self,
@@ -79,10 +87,19 @@ class Ledger:
     def prepare(self, items: Sequence[object]) -> Prepared:
         """Validate and wrap a batch without touching the store: the CPU-bound half of
         `record`, which a pipelined reader (consumers/) runs on the next batch while the
-        store is still writing the previous one."""
+        store is still writing the previous one.
+
+        It pauses while this process holds a turn (checked every `_YIELD_EVERY` items):
+        every other writer of those tenants waits for the turn to end, and the turn's
+        Python work (linking, rows, the COPY's writes) would otherwise wait for the GIL
+        behind this loop. Measured with two consumers in alternating runs: each of four
+        pairs faster with the pause, by 1% to 20%.
+        """
         rejected: list[Outcome] = []
         by_tenant: dict[str, list[tuple[int, Envelope]]] = defaultdict(list)
         for index, item in enumerate(items):
+            if not index % _YIELD_EVERY:
+                self._no_turn.wait()
             problems = self.validator.validate(item)
             if problems:
                 rejected.append(_rejected(index, item, problems))
@@ -139,21 +156,27 @@ class Ledger:
         # take turns instead of conflicting (it is an optimisation: the store's unique
         # keys, not the lock, guarantee that no position or key is taken twice).
         with self._lock:
+            look_up = kind != ENTRY_KIND_INBOUND or self._expect_redeliveries
             for _attempt in range(MAX_ATTEMPTS):
                 # Everything that does not depend on where the ledger ends is done before
-                # the turn: receipts read (a key taken meanwhile by another writer is
-                # refused by its unique stream, and this attempt is decided again), plans
-                # made, rows encoded. The turn itself reads the head, links and saves.
+                # the turn: receipts read, plans made, rows encoded. The turn itself reads
+                # the head, links and saves.
                 plans = [
-                    plan_appends(tenant, batch, self.store.receipts(e.key for _, e in batch),
-                                 kind)
+                    plan_appends(tenant, batch, self._receipts(batch, look_up), kind)
                     for tenant, batch in sorted(by_tenant.items())
                 ]
                 staged = self.store.stage(plans)
                 with self.store.writer_lock(by_tenant):
-                    turn = self._turn(plans, staged, rejected, tracking, dead_letter)
+                    self._no_turn.clear()
+                    try:
+                        turn = self._turn(plans, staged, rejected, tracking, dead_letter)
+                    finally:
+                        self._no_turn.set()
                 if turn is None:
+                    look_up = self._expect_redeliveries = True
                     continue
+                if look_up and kind == ENTRY_KIND_INBOUND:
+                    self._expect_redeliveries = any(plan.redeliveries for plan in plans)
                 links, now, dead_letters = turn
                 outcomes = [o for plan, link in zip(plans, links, strict=True)
                             for o in plan.outcomes(link)]
@@ -168,6 +191,23 @@ class Ledger:
                         hook(outcomes, events)
                 return outcomes
         raise LedgerUnavailable(f"append kept conflicting after {MAX_ATTEMPTS} attempts")
+
+    def _receipts(
+        self, batch: list[tuple[int, Envelope]], look_up: bool
+    ) -> dict[IdempotencyKey, ReceiptIssued]:
+        """The receipts already taken by the batch's keys, or none without looking.
+
+        Not looking is safe: a receipt is version 1 of a stream named by its key, so the
+        store refuses to take a key twice whatever the plan says, the whole append fails,
+        and it is planned again with the receipts read (`_append`). Redeliveries are rare
+        on a healthy stream (a consumer's crash, a client's retry), so after an append that
+        found none, the next ones skip the read and the database checks each key once,
+        in the append's own unique index, instead of twice. The lookup also happens
+        before the turn: a key taken meanwhile by another writer is refused the same way.
+        """
+        if not look_up:
+            return {}
+        return self.store.receipts(envelope.key for _, envelope in batch)
 
     def _turn(
         self,

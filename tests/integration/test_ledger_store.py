@@ -51,6 +51,26 @@ def test_a_key_repeated_within_one_batch_is_judged_against_the_first(ledger: Led
     assert len(ledger.store.entries("acme")) == 1
 
 
+def test_a_redelivery_after_a_clean_stream_is_still_found_by_its_taken_key(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After appends that met no taken key the ledger stops reading receipts first; the
+    store's unique key still refuses a taken one, and the batch is decided again."""
+    reads: list[int] = []
+    real = ledger.store.receipts
+    monkeypatch.setattr(ledger.store, "receipts", lambda keys: reads.append(1) or real(keys))
+    ledger.record([envelope("a")])
+    ledger.record([envelope("b")])
+    reads.clear()
+    ledger.record([envelope("c")])
+    assert reads == [], "a clean stream is not looked up"
+    mixed = ledger.record([envelope("d"), envelope("a"), envelope("b", payload={"x": 1})])
+    assert statuses(mixed) == ["recorded", "duplicate", "rejected"]
+    assert [o.position for o in mixed] == [4, 1, None]
+    assert [e.event_id for e in ledger.store.entries("acme")] == ["a", "b", "c", "d"]
+    assert ledger.store.head("acme").position == 4
+
+
 def test_one_bad_event_neither_blocks_nor_half_applies_the_others(ledger: Ledger) -> None:
     bad = envelope("bad")
     del bad["data"]["actor_id"]
