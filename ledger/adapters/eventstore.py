@@ -16,6 +16,7 @@ from typing import Any, cast
 from uuid import UUID
 
 import orjson
+import psycopg
 from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
@@ -78,6 +79,33 @@ def _release(conn: Any, keys: list[int]) -> None:
         conn.close()
 
 
+#: The advisory lock under which a process opens a store (creates what is missing).
+_SCHEMA_LOCK_KEY = int.from_bytes(hashlib.sha256(b"ledger-schema").digest()[:8], "big",
+                                  signed=True)
+
+
+@contextmanager
+def _one_schema_change_at_a_time(database_url: str | None) -> Iterator[None]:
+    """Open stores one process at a time, across the database.
+
+    The library creates its tables, their row types and a function shared by every store
+    of the schema (CREATE ... IF NOT EXISTS, CREATE OR REPLACE FUNCTION) whenever a store
+    is opened; two sessions doing that at once fail ("duplicate key value violates unique
+    constraint pg_type_typname_nsp_index", "tuple concurrently updated"), which killed
+    one of several consumers started together. A session lock on a connection of its
+    own, released when the store is open (or the connection closes).
+    """
+    if database_url is None:
+        yield
+        return
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_SCHEMA_LOCK_KEY,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK_KEY,))
+
+
 class OrjsonTranscoder(Transcoder):
     """orjson in and out; only `timestamp` needs reviving, every other field is JSON-native."""
 
@@ -115,7 +143,8 @@ class EventStore:
 
     def __init__(self, settings: Settings) -> None:
         env = settings.eventsourcing_env()
-        self._app = _LedgerApplication(settings.store_name, env)
+        with _one_schema_change_at_a_time(settings.database_url):
+            self._app = _LedgerApplication(settings.store_name, env)
         self._store_name = settings.store_name
         self.is_postgres = env["PERSISTENCE_MODULE"].endswith("postgres")
         mapper = self._app.mapper
