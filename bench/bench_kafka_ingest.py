@@ -6,10 +6,11 @@ In one run, on the same machine and database:
    a process, then cases of about five events each) to a fresh 12-partition topic, keyed by
    case (`ledger publish`'s keying);
 2. **end to end**: `ledger consume` processes (the command itself, default batch size, in
-   one consumer group) read them into a fresh PostgreSQL store, once with one process and
-   once with two (the 2-core machine's scale-out); the rate is measured from the first
-   committed batch to the last (the partitions' committed positions, read from the store's
-   tracking table), so start-up and group-join time are left out, a rebalance is not;
+   one consumer group) read them into a fresh PostgreSQL store, with 1, 2 and 3 processes
+   (`LEDGER_BENCH_CONSUMERS`; the 2-core machine's scale-out); the rate is measured from
+   the first committed batch to the last (the partitions' committed positions, read from
+   the store's tracking table), so start-up and group-join time are left out, a
+   rebalance is not;
 3. **raw COPY**: the rows the ledger wrote (entries and receipts, as stored) are COPYed in
    binary into an equivalent table (same columns, primary key, notification-id sequence
    and index): what PostgreSQL can take with no application in front of it;
@@ -57,7 +58,7 @@ DIRECT_EVENTS = int(os.environ.get("LEDGER_BENCH_DIRECT_EVENTS", "50000"))
 PARTITIONS = 12
 TARGET = 0.30
 CONSUMER_COUNTS = tuple(
-    int(n) for n in os.environ.get("LEDGER_BENCH_CONSUMERS", "1,2").split(",") if n
+    int(n) for n in os.environ.get("LEDGER_BENCH_CONSUMERS", "1,2,3").split(",") if n
 )
 
 
