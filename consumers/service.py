@@ -95,6 +95,7 @@ def run_consume(
             batch_size=config.batch_size,
             linger_ms=config.linger_ms,
             session_timeout_ms=settings.kafka_session_timeout_ms,
+            max_partition_fetch_bytes=settings.kafka_max_partition_fetch_bytes,
             client_id=config.client_id,
         ),
         metrics,

@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     consume_batch_size: int = Field(
         default=2000, ge=1, le=50_000, description="Most messages per ledger transaction."
     )
+    kafka_max_partition_fetch_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1024, description="Most bytes a consumer fetches (and "
+        "holds unrecorded) per partition at a time."
+    )
     consume_linger_ms: int = Field(
         default=100, ge=0, description="How long a partition batch may wait to fill up."
     )

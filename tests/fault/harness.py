@@ -102,6 +102,10 @@ class Scenario:
             LEDGER_DLQ_PARTITIONS="2",
             LEDGER_KAFKA_SESSION_TIMEOUT_MS="6000",
             LEDGER_DB_POOL_SIZE="3",
+            # Small fetches: a consumer holds little read-but-unrecorded data, so a fault
+            # injected at a quarter of the stream lands mid-stream (with 4 MiB per
+            # partition the whole workload arrived in the first fetch).
+            LEDGER_KAFKA_MAX_PARTITION_FETCH_BYTES="65536",
         )
         env.update(extra)
         return env
