@@ -200,11 +200,11 @@ class EventStore:
         self, events: Sequence[DomainEventProtocol[Any]], tracking: Tracking | None = None
     ) -> None:
         """Store events (and the reader's position) in one transaction, or none of them."""
+        if self.is_postgres:
+            self._append_rows([self._row(event) for event in events], tracking)
+            return
         try:
-            if self.is_postgres:
-                self._append_by_copy([self._row(event) for event in events], tracking)
-            else:
-                self._app.events.put(list(events), tracking=tracking)
+            self._app.events.put(list(events), tracking=tracking)
         except IntegrityError as exc:
             raise AppendConflict(str(exc)) from exc
 
@@ -238,6 +238,9 @@ class EventStore:
             assert isinstance(item, StagedPlan)
             rows += linked_rows(item, link, now)
         rows += [self._row(event) for event in others]
+        self._append_rows(rows, tracking)
+
+    def _append_rows(self, rows: Sequence[Row], tracking: Tracking | None) -> None:
         try:
             self._append_by_copy(rows, tracking)
         except IntegrityError as exc:
