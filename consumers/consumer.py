@@ -17,14 +17,17 @@ kept alive by polling.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from consumers.batch import BatchRecorder, BatchResult, PreparedBatch, tracking_name
+from consumers.group_health import AssignmentWatch, GroupProbe, Verdict
 from consumers.messages import InboundMessage
 from consumers.observability import IngestMetrics
 from ledger.application import AlreadyTracked, Ledger
@@ -37,9 +40,10 @@ TP = Any  # kafka.TopicPartition (kafka-python ships no type hints)
 # until the next refresh. (Waiting for the partitions before subscribing, instead, made
 # kafka-python 3.0's group rejoin hang now and then: tests/fault.)
 METADATA_MAX_AGE_MS = 30_000
-#: With `until_idle_s`, an empty assignment counts as "nothing for us" only after this
-#: long: past a metadata refresh, which brings a rebalance if the topic has partitions.
-EMPTY_ASSIGNMENT_IDLE_S = METADATA_MAX_AGE_MS / 1000 + 10.0
+#: An empty assignment is checked with the broker (consumers/group_health.py) once it
+#: has lasted this long, then every PROBE_EVERY_S while it lasts.
+EMPTY_ASSIGNMENT_GRACE_S = 3.0
+PROBE_EVERY_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +58,9 @@ class ConsumerOptions:
     client_id: str = "ledger-consume"
     commit_interval_s: float = 1.0
     max_backoff_s: float = 5.0
+    #: Reconnect when partitions of the topic have belonged to nobody this long while
+    #: this member held none (see consumers/group_health.py).
+    stall_after_s: float = 30.0
 
 
 def _message(record: Any) -> InboundMessage:
@@ -84,8 +91,13 @@ class LedgerConsumer:
         self._to_commit: dict[TP, int] = {}
         self._failures = 0
         self._joined = False
-        self._assigned_at = 0.0
         self._consumer: Any = None
+        self._watch = AssignmentWatch(EMPTY_ASSIGNMENT_GRACE_S, PROBE_EVERY_S,
+                                      options.stall_after_s)
+        # Unique per client, so that the group's description tells this member apart.
+        self._client_id = f"{options.client_id}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._probe = GroupProbe(options.bootstrap, options.group, options.topic,
+                                 self._client_id)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-writer")
         self._in_flight: tuple[TP, list[InboundMessage], Future[tuple[BatchResult, float]]] | None
         self._in_flight = None
@@ -109,7 +121,7 @@ class LedgerConsumer:
         consumer = KafkaConsumer(
             bootstrap_servers=o.bootstrap,
             group_id=o.group,
-            client_id=o.client_id,
+            client_id=self._client_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
@@ -146,7 +158,6 @@ class LedgerConsumer:
     def _assigned(self, assigned: list[TP]) -> None:
         """Seek every new partition to its recorded position + 1 (paused until known)."""
         self._joined = True
-        self._assigned_at = time.monotonic()
         for tp in assigned:
             if tp not in self._next:
                 self._pending.add(tp)
@@ -204,6 +215,7 @@ class LedgerConsumer:
                 if now - last_commit >= self.options.commit_interval_s:
                     self._commit_advisory()
                     last_commit = now
+                self._watch_assignment(now)
                 if until_idle_s is not None and now - last_data >= until_idle_s and self._idle():
                     totals = self.metrics.snapshot()["totals"]
                     log.info("caught up and idle; stopping", extra=totals)
@@ -215,6 +227,38 @@ class LedgerConsumer:
             self._writer.shutdown(wait=True)  # a transaction in flight ends either way
             self._update_lag()
             self._consumer.close(autocommit=False)
+            self._probe.close()
+
+    # --- a member left with nothing (consumers/group_health.py) ---------------------------
+
+    def _watch_assignment(self, now: float) -> None:
+        verdict = self._watch.observe(now, holding=bool(self._next or self._pending))
+        if verdict is not Verdict.PROBE:
+            return
+        view = self._probe.view()
+        if self._watch.probed(time.monotonic(), view) is Verdict.RECONNECT and view:
+            log.warning("partitions belong to nobody while this member holds none; "
+                        "reconnecting to the group",
+                        extra={"unowned": sorted(view.unowned), "group_state": view.state,
+                               "after_s": self.options.stall_after_s})
+            self.metrics.consumer_reconnected(self.options.topic)
+            self._reconnect()
+
+    def _reconnect(self) -> None:
+        """A fresh client and a fresh join; positions come from the store as always."""
+        self._settle()
+        self._buffers.clear()
+        self._first_at.clear()
+        self._next.clear()
+        self._pending.clear()
+        self._to_commit.clear()
+        self._watch.reset()
+        self._joined = False
+        try:
+            self._consumer.close(autocommit=False)
+        except Exception as exc:  # the old client is being dropped for misbehaving
+            log.warning("closing the stalled client failed", extra={"error": repr(exc)})
+        self._consumer = self._connect()
 
     def _buffer(self, polled: dict[TP, list[Any]], now: float) -> int:
         got = 0
@@ -326,9 +370,8 @@ class LedgerConsumer:
         if not self._joined or self._pending or self._buffers or self._in_flight is not None:
             return False
         if not self._next:
-            # No partitions: right after joining, an assignment can be empty for a moment
-            # (topic metadata not loaded yet); only a lasting one means "nothing for us".
-            return time.monotonic() - self._assigned_at >= EMPTY_ASSIGNMENT_IDLE_S
+            # Nothing for us only if the broker says the others own every partition.
+            return self._watch.observe(time.monotonic(), holding=False) is Verdict.IDLE
         for tp, nxt in self._next.items():
             highwater = self._consumer.highwater(tp)
             if highwater is None or highwater > nxt:

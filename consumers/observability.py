@@ -49,6 +49,7 @@ class IngestStats:
 
     partitions: dict[tuple[str, int], PartitionStats] = field(default_factory=dict)
     dlq_published: int = 0
+    reconnects: int = 0
 
     def of(self, topic: str, partition: int) -> PartitionStats:
         return self.partitions.setdefault((topic, partition), PartitionStats())
@@ -58,6 +59,7 @@ class IngestStats:
         out = {k: sum(getattr(p, k) for p in self.partitions.values()) for k in keys}
         out["lag"] = sum(p.lag or 0 for p in self.partitions.values())
         out["dlq_published"] = self.dlq_published
+        out["reconnects"] = self.reconnects
         return out
 
     def as_dict(self) -> dict[str, Any]:
@@ -111,6 +113,11 @@ class IngestMetrics:
             "ledger_kafka_batch_seconds", "Time to apply one partition batch.", ["topic"],
             registry=r, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
+        self.reconnects = Counter(
+            "ledger_kafka_consumer_reconnects", "Times this consumer left a group that had "
+            "left partitions to nobody while it held none, and joined again.", ["topic"],
+            registry=r,
+        )
         self.dlq_published = Counter(
             "ledger_dlq_published", "Dead letters published to the DLQ topic.", ["topic"],
             registry=r,
@@ -139,6 +146,11 @@ class IngestMetrics:
 
     def batch_failed(self, topic: str) -> None:
         self.failed_batches.labels(topic).inc()
+
+    def consumer_reconnected(self, topic: str) -> None:
+        with self._lock:
+            self.stats.reconnects += 1
+        self.reconnects.labels(topic).inc()
 
     def set_lag(self, topic: str, partition: int, position: int, lag: int) -> None:
         with self._lock:

@@ -80,6 +80,11 @@ class Settings(BaseSettings):
         default=10_000, ge=6_000, description="Group session timeout: how soon a dead "
         "consumer's partitions move to the others."
     )
+    kafka_stall_after_s: float = Field(
+        default=30.0, ge=5.0, description="A consumer holding no partitions rejoins the group "
+        "once partitions of its topic have belonged to nobody this long "
+        "(consumers/group_health.py)."
+    )
     metrics_port: int = Field(
         default=9464, ge=0, le=65535,
         description="Port of `ledger consume`'s /metrics (0: any free port; taken: any free).",

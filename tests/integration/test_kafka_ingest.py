@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
+from consumers.consumer import ConsumerOptions, LedgerConsumer
 from consumers.dlq import list_dead_letters, replay_dead_letters
 from consumers.observability import IngestMetrics
 from consumers.relay import H_REASON, H_SOURCE_OFFSET, H_SOURCE_PARTITION, H_SOURCE_TOPIC
@@ -264,3 +266,78 @@ def test_a_rebalance_with_a_batch_in_flight_still_ends_with_everything_recorded(
     metrics = consume(scenario)
     assert metrics.snapshot()["totals"]["recorded"] == len(valid)
     assert entry_count(scenario.settings(), scenario.tenant) == len(valid)
+
+
+def test_a_surplus_member_is_idle_without_churning_the_group_and_hands_back_cleanly() -> None:
+    """More members than partitions: the one holding nothing asks the broker, learns the
+    other owns everything, and counts as idle (no reconnect, which would rebalance the
+    group over and over); when it leaves, the other holds the partition again."""
+    scenario = Scenario("surplus-member", partitions=1)
+    scenario.create_topics()
+    ledger = build_ledger(scenario.settings())
+    first = IngestMetrics()
+    stop = threading.Event()
+    config = ConsumeConfig(topic=scenario.topic, group=scenario.group, batch_size=200,
+                           linger_ms=50, relay=False)
+    runner = threading.Thread(
+        target=run_consume, args=(ledger, scenario.settings(), config, stop, first)
+    )
+    try:
+        valid = case_events(scenario.tenant, cases=20, per_case=5)
+        publish(scenario.topic, keyed(valid[:50]))
+        runner.start()
+        wait_until(lambda: entry_count(scenario.settings(), scenario.tenant) == 50, 60,
+                   "the first member recording everything")
+        started = time.monotonic()
+        second = consume(scenario)
+        assert time.monotonic() - started < ConsumerOptions("", "", "").stall_after_s
+        assert second.snapshot()["totals"]["reconnects"] == 0
+        publish(scenario.topic, keyed(valid[50:]))
+        wait_until(lambda: entry_count(scenario.settings(), scenario.tenant) == len(valid), 60,
+                   "the remaining member holding the partition again")
+    finally:
+        stop.set()
+        runner.join(timeout=60)
+        ledger.store.close()
+        scenario.cleanup()
+    assert first.snapshot()["totals"]["reconnects"] == 0
+    assert first.snapshot()["totals"]["recorded"] + second.snapshot()["totals"]["recorded"] \
+        == len(valid)
+
+
+class _ReconnectsOnceMidStream(LedgerConsumer):
+    """The real consumer, made to take the stalled-member way out once, mid-stream (when
+    and why it does so on its own is decided by AssignmentWatch, tests/unit)."""
+
+    def __init__(self, *args: Any, after_recorded: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.after_recorded = after_recorded
+        self.reconnected = False
+
+    def _watch_assignment(self, now: float) -> None:
+        recorded = self.metrics.snapshot()["totals"]["recorded"]
+        if not self.reconnected and recorded >= self.after_recorded:
+            self.reconnected = True
+            self._reconnect()
+            return
+        super()._watch_assignment(now)
+
+
+def test_a_member_that_reconnects_mid_stream_loses_and_duplicates_nothing(
+    scenario: Scenario,
+) -> None:
+    valid = case_events(scenario.tenant, cases=300, per_case=10)
+    sent = publish(scenario.topic, keyed(valid))
+    ledger = build_ledger(scenario.settings())
+    options = ConsumerOptions(BOOTSTRAP, scenario.topic, scenario.group, batch_size=200,
+                              linger_ms=50, session_timeout_ms=6000,
+                              max_partition_fetch_bytes=65536)
+    consumer = _ReconnectsOnceMidStream(ledger, options, after_recorded=len(valid) // 3)
+    try:
+        consumer.run(threading.Event(), until_idle_s=1.5)
+    finally:
+        ledger.store.close()
+    assert consumer.reconnected
+    totals = consumer.metrics.snapshot()["totals"]
+    assert totals["recorded"] == len(valid)
+    reconcile(scenario, sent, valid, [])

@@ -28,7 +28,7 @@ def test_applied_batches_add_up_per_partition_and_in_total() -> None:
     snapshot = metrics.snapshot()
     assert snapshot["totals"] == {
         "consumed": 15, "recorded": 12, "duplicate": 2, "dead_lettered": 1,
-        "skipped_batches": 0, "lag": 4, "dlq_published": 0,
+        "skipped_batches": 0, "lag": 4, "dlq_published": 0, "reconnects": 0,
     }
     assert snapshot["partitions"]["ledger.events:1"]["lag"] == 4
 
