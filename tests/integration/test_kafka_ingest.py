@@ -6,11 +6,13 @@ until it has caught up; the subprocess and crash cases are in tests/fault/.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +66,25 @@ def consume(
     finally:
         if own:
             ledger.store.close()
+
+
+@contextlib.contextmanager
+def consuming_in_background(scenario: Scenario, metrics: IngestMetrics) -> Iterator[None]:
+    """`ledger consume` (without the DLQ relay) on a thread of its own until the block ends."""
+    ledger = build_ledger(scenario.settings())
+    stop = threading.Event()
+    config = ConsumeConfig(topic=scenario.topic, group=scenario.group, batch_size=200,
+                           linger_ms=50, relay=False)
+    runner = threading.Thread(
+        target=run_consume, args=(ledger, scenario.settings(), config, stop, metrics)
+    )
+    runner.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        runner.join(timeout=60)
+        ledger.store.close()
 
 
 def test_consumed_events_are_recorded_once_with_duplicates_and_dead_letters_counted(
@@ -234,25 +255,13 @@ def test_the_last_batch_of_a_burst_is_counted_without_waiting_for_more_messages(
     goes quiet must still be settled (counted, committed) while nothing else arrives."""
     first, *burst = case_events(scenario.tenant, cases=1, per_case=6)
     publish(scenario.topic, keyed([first]))
-    ledger = build_ledger(scenario.settings())
     metrics = IngestMetrics()
-    stop = threading.Event()
-    config = ConsumeConfig(topic=scenario.topic, group=scenario.group, batch_size=200,
-                           linger_ms=50, relay=False)
-    runner = threading.Thread(
-        target=run_consume, args=(ledger, scenario.settings(), config, stop, metrics)
-    )
-    runner.start()
-    try:
+    with consuming_in_background(scenario, metrics):
         wait_until(lambda: entry_count(scenario.settings(), scenario.tenant) == 1, 60,
                    "the first event recorded")
         publish(scenario.topic, keyed(burst))  # one burst, one batch, then silence
         wait_until(lambda: metrics.snapshot()["totals"]["recorded"] == 1 + len(burst), 30,
                    "every event counted while the stream is quiet")
-    finally:
-        stop.set()
-        runner.join(timeout=60)
-        ledger.store.close()
 
 
 def test_a_rebalance_with_a_batch_in_flight_still_ends_with_everything_recorded(
@@ -274,31 +283,21 @@ def test_a_surplus_member_is_idle_without_churning_the_group_and_hands_back_clea
     group over and over); when it leaves, the other holds the partition again."""
     scenario = Scenario("surplus-member", partitions=1)
     scenario.create_topics()
-    ledger = build_ledger(scenario.settings())
+    valid = case_events(scenario.tenant, cases=20, per_case=5)
     first = IngestMetrics()
-    stop = threading.Event()
-    config = ConsumeConfig(topic=scenario.topic, group=scenario.group, batch_size=200,
-                           linger_ms=50, relay=False)
-    runner = threading.Thread(
-        target=run_consume, args=(ledger, scenario.settings(), config, stop, first)
-    )
     try:
-        valid = case_events(scenario.tenant, cases=20, per_case=5)
         publish(scenario.topic, keyed(valid[:50]))
-        runner.start()
-        wait_until(lambda: entry_count(scenario.settings(), scenario.tenant) == 50, 60,
-                   "the first member recording everything")
-        started = time.monotonic()
-        second = consume(scenario)
-        assert time.monotonic() - started < ConsumerOptions("", "", "").stall_after_s
-        assert second.snapshot()["totals"]["reconnects"] == 0
-        publish(scenario.topic, keyed(valid[50:]))
-        wait_until(lambda: entry_count(scenario.settings(), scenario.tenant) == len(valid), 60,
-                   "the remaining member holding the partition again")
+        with consuming_in_background(scenario, first):
+            wait_until(lambda: entry_count(scenario.settings(), scenario.tenant) == 50, 60,
+                       "the first member recording everything")
+            started = time.monotonic()
+            second = consume(scenario)
+            assert time.monotonic() - started < ConsumerOptions("", "", "").stall_after_s
+            assert second.snapshot()["totals"]["reconnects"] == 0
+            publish(scenario.topic, keyed(valid[50:]))
+            wait_until(lambda: entry_count(scenario.settings(), scenario.tenant) == len(valid),
+                       60, "the remaining member holding the partition again")
     finally:
-        stop.set()
-        runner.join(timeout=60)
-        ledger.store.close()
         scenario.cleanup()
     assert first.snapshot()["totals"]["reconnects"] == 0
     assert first.snapshot()["totals"]["recorded"] + second.snapshot()["totals"]["recorded"] \
