@@ -260,6 +260,15 @@ class ConsumerProcess:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=10)
 
+    def freeze(self) -> None:
+        """SIGSTOP: the process stands still mid-whatever (a long GC pause, a VM frozen)."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
     def stop(self, timeout: float = 30) -> int:
         """SIGTERM, then SIGKILL if it does not leave in time; returns the exit code."""
         if self.proc is None or self.proc.poll() is not None:

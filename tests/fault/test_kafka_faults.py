@@ -51,6 +51,8 @@ PER_CASE = 12
 #: The rebalance test needs the stream still flowing after a second process has started
 #: and joined the group (seconds), at a pipelined consumer's pace (~96k events).
 REBALANCE_CASES = 10 * CASES
+#: LEDGER_KAFKA_SESSION_TIMEOUT_MS of the consumers (tests/fault/harness.py Scenario.env).
+SESSION_TIMEOUT_S = 6.0
 DUPLICATE_EVERY = 10  # every 10th event is published a second time
 POISON_COUNT = 12
 CATCH_UP_S = 240.0
@@ -199,6 +201,33 @@ def test_two_consumers_share_the_partitions_and_rebalances_lose_and_double_nothi
         "the stream ended before the second rebalance: nothing was tested")
     _finish(scenario, work, second)
     assert first.log_text().count("partitions assigned") >= 2, "the first saw no rebalance"
+
+
+def test_a_consumer_frozen_past_its_session_and_thawed_as_a_zombie_doubles_nothing(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    """A member stands still (SIGSTOP) longer than its session timeout, perhaps with a
+    transaction open: the group gives its partitions to the other member. When it thaws,
+    its batch in flight completes or fails against positions the other has moved on, and
+    it rejoins. The positions in the store, not the group, decide what is applied."""
+    work = Workload(scenario, cases=REBALANCE_CASES)
+    small = ("--batch-size", "200")
+    first = ConsumerProcess(scenario, tmp_path, "first", *small).start()
+    second = ConsumerProcess(scenario, tmp_path, "second", *small).start()
+    wait_until(lambda: entry_count(scenario.settings(), scenario.tenant) >= work.expected // 10,
+               FIRST_RECORDS_S, "a tenth of the events recorded")
+    wait_until(lambda: "partition positioned" in second.log_text(), 60,
+               "the second consumer holding partitions")
+    first.freeze()
+    try:
+        frozen_at = entry_count(scenario.settings(), scenario.tenant)
+        assert frozen_at < work.expected, "the stream ended before the freeze"
+        time.sleep(2 * SESSION_TIMEOUT_S)  # the group expels the frozen member
+    finally:
+        first.thaw()
+    _finish(scenario, work, first, second)
+    assert "partitions revoked" in second.log_text() or \
+        second.log_text().count("partitions assigned") >= 2, "the second saw no rebalance"
 
 
 def test_poison_messages_mixed_into_valid_ones_reach_the_dlq_exactly_once_across_a_crash(
