@@ -11,7 +11,8 @@ next offset becomes max(first offset of the failed batch, recorded position + 1)
 messages are read from Kafka again. A batch that had in fact been committed (the
 connection broke during COMMIT) is then recognised by its position (`AlreadyTracked`)
 and skipped; a store that is down is retried with backoff while the group membership is
-kept alive by polling.
+kept alive by polling. A member left holding nothing while the broker says its partitions
+belong to nobody rejoins with a fresh client (consumers/group_health.py).
 """
 
 from __future__ import annotations
