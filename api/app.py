@@ -22,8 +22,8 @@ from api.proofs import router as proofs_router
 from api.read_side import ReadSide, lifespan
 from api.responses import OrjsonResponse
 from api.tokens import router as tokens_router
-from ledger.application import Ledger
-from ledger.tokens import AuditTrail, TokenService
+from ledger.application.recording import Ledger
+from ledger.application.tokens import AuditTrail, TokenService
 
 DESCRIPTION = """Event-sourced accountability ledger (see CONTRACT.md).
 

@@ -18,8 +18,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from ledger.application.tokens import TokenService
 from ledger.domain.access import Capability, Principal
-from ledger.tokens import TokenService
 
 
 class AuthProblem(HTTPException):

@@ -1,6 +1,6 @@
 """Documents answered as JSON or as a download (CSV, XLSX, PDF), one way for every route.
 
-The formatting itself is ledger/exports.py's; here only the media types, the
+The formatting itself is ledger/adapters/rendering.py's; here only the media types, the
 Content-Disposition header (a safe ASCII `filename` and the exact name as RFC 5987
 `filename*`) and the one failure a server can have producing a format (no CJK font for
 PDFs: 503, since the request was fine).
@@ -18,7 +18,7 @@ from fastapi import Query
 from fastapi.responses import Response
 
 from api.problems import ProblemError
-from ledger.exports import FontMissing
+from ledger.adapters.rendering import FontMissing
 
 Format = Literal["json", "csv", "xlsx", "pdf"]
 FormatParam = Annotated[Format, Query(description="json, csv, xlsx or pdf.")]

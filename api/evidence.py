@@ -2,7 +2,7 @@
 
 Every liability and every positive record of the employee over the period, the ledger
 events behind them and the proofs that those events are in the ledger as recorded. The
-same document is rendered as JSON, CSV, XLSX or PDF (ledger/exports.py).
+same document is rendered as JSON, CSV, XLSX or PDF (ledger/adapters/rendering.py).
 
 Auditors get audited: every evidence answer, in any format, is recorded first (who: the
 token's id and role; what: the employee, the format, the period asked for; when: the
@@ -31,11 +31,11 @@ from api.problems import AUTHENTICATED, ProblemError, problems
 from api.queries import From, To, parse_bound
 from api.responses import OrjsonResponse
 from ledger.adapters.eventstore import EventStore
+from ledger.adapters.rendering import evidence_csv, evidence_pdf, evidence_xlsx
+from ledger.application.evidence import NotSealedError, bundle_for, entry_json, resolve_event
+from ledger.application.tokens import AuditTrail
 from ledger.domain.access import Capability, EvidenceRead, Principal
 from ledger.domain.events import EntryRecorded
-from ledger.evidence import NotSealedError, bundle_for, entry_json, resolve_event
-from ledger.exports import evidence_csv, evidence_pdf, evidence_xlsx
-from ledger.tokens import AuditTrail
 from projections.reads import Bound, ReadModels
 
 EVIDENCE_ROUTE = "/v1/employees/{employee_id}/evidence"

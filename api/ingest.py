@@ -24,7 +24,7 @@ from api import examples
 from api.auth import require
 from api.models import IngestProblem, IngestResponse, Problem
 from api.problems import AUTHENTICATED, PROBLEM_MEDIA_TYPE, ProblemError, problem, problems
-from ledger.application import Ledger, summarize
+from ledger.application.recording import Ledger, summarize
 from ledger.domain.access import Capability, Principal
 from ledger.domain.recording import Outcome, Reason, Status
 

@@ -1,6 +1,6 @@
 """Proof routes (tamper evidence): an event's inclusion proof, checkpoints, consistency.
 
-Only translation here: the proofs are built by ledger/evidence.py from the store. The
+Only translation here: the proofs are built by ledger/application/evidence.py from the store. The
 answers are proof bundles that `ledger verify-evidence` (or any RFC 9162 verifier plus
 Ed25519) checks offline with the ledger's public key.
 
@@ -25,9 +25,9 @@ from api.caller import caller_for
 from api.problems import AUTHENTICATED, ProblemError, problems
 from api.responses import OrjsonResponse
 from ledger.adapters.eventstore import EventStore
+from ledger.application.evidence import NotSealedError, Prover, StoreDamagedError, resolve_event
 from ledger.domain.access import Capability, Principal
 from ledger.domain.events import EntryRecorded
-from ledger.evidence import NotSealedError, Prover, StoreDamagedError, resolve_event
 
 router = APIRouter(tags=["proofs"], responses=problems(*AUTHENTICATED, 422))
 

@@ -33,7 +33,7 @@ from api.query_models import (
 )
 from api.read_side import ReadSide, lifespan
 from api.responses import OrjsonResponse
-from ledger.exports import units_csv, units_pdf, units_xlsx
+from ledger.adapters.rendering import units_csv, units_pdf, units_xlsx
 from projections.reads import Bound, Cursor, Page, bound_from_text
 
 __all__ = ["ReadSide", "lifespan", "router"]  # ReadSide: imported from here by ledger serve

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from ledger.application import Ledger
+from ledger.application.recording import Ledger
 from ledger.config import Settings
 from projections.reads import ReadModels
 from projections.runner import Projections, ProjectionWorker

@@ -3,7 +3,7 @@
 An admin manages the tokens of their own tenant only: creating one answers its secret
 once (only its hash is stored), listing never shows secrets, and a token of another
 tenant is a 404 as if it did not exist. A revocation takes effect at once in this
-process (ledger/tokens.py says how the cache behaves across processes).
+process (ledger/application/tokens.py says how the cache behaves across processes).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from api import examples
 from api.auth import authenticated, require
 from api.problems import AUTHENTICATED, ProblemError, problems
 from api.responses import OrjsonResponse
+from ledger.application.tokens import TokenInfo, TokenService
 from ledger.domain.access import GRANTS, Capability, Principal, Role, parse_token
-from ledger.tokens import TokenInfo, TokenService
 
 Admin = Annotated[Principal, Depends(require(Capability.MANAGE_TOKENS))]
 

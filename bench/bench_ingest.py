@@ -21,10 +21,10 @@ from rich.table import Table
 
 from bench.common import bench_database_url, timed, write_results
 from bench.workload import workload
-from ledger.bootstrap import build_ledger
+from cli.root import build_ledger
+from ledger.adapters.validation import default_validator
+from ledger.application.file_ingest import ingest_file
 from ledger.config import Settings
-from ledger.ingest import ingest_file
-from ledger.validation import default_validator
 
 EVENTS = int(os.environ.get("LEDGER_BENCH_INGEST_EVENTS", "100000"))
 

@@ -43,14 +43,14 @@ from rich.table import Table
 
 from bench.common import RESULTS, bench_database_url, write_results
 from bench.workload import workload
+from cli.root import build_ledger
 from consumers.messages import message_key
 from consumers.observability import IngestMetrics
 from consumers.service import ConsumeConfig, run_consume
 from consumers.topics import ensure_topics
-from ledger.bootstrap import build_ledger
+from ledger.adapters.validation import default_validator
 from ledger.config import Settings
 from ledger.domain.events import ledger_stream_id
-from ledger.validation import default_validator
 
 EVENTS = int(os.environ.get("LEDGER_BENCH_KAFKA_EVENTS", "200000"))
 NAIVE_EVENTS = int(os.environ.get("LEDGER_BENCH_NAIVE_EVENTS", "3000"))

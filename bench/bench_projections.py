@@ -43,15 +43,15 @@ from rich.table import Table
 
 from bench.common import bench_database_url, timed, write_results
 from bench.workload import workload
+from cli.root import build_ledger
 from ledger.adapters.eventstore import EventStore
 from ledger.adapters.rows import ENTRY_TOPIC
-from ledger.application import Ledger
-from ledger.bootstrap import build_ledger
+from ledger.application.derivation import ResponsibilityEngine
+from ledger.application.recording import Ledger
 from ledger.config import Settings
 from ledger.domain.envelope import Envelope
 from ledger.domain.events import EntryRecorded
 from ledger.domain.recording import LedgerHead, decide_appends
-from ledger.engine import ResponsibilityEngine
 from projections.base import LedgerProjection
 from projections.runner import DEFAULT_BATCH, Projections
 

@@ -85,14 +85,14 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from bench.common import bench_database_url, write_results
-from ledger.application import Ledger, LedgerUnavailable
-from ledger.bootstrap import build_ledger
+from cli.root import build_ledger
+from ledger.application.derivation import ResponsibilityEngine
+from ledger.application.recording import Ledger, LedgerUnavailable
+from ledger.application.tokens import TokenService
 from ledger.config import Settings
 from ledger.domain.access import Role, parse_token
 from ledger.domain.events import ENTRY_KIND_DERIVED, EntryRecorded
 from ledger.domain.recording import Outcome, Status
-from ledger.engine import ResponsibilityEngine
-from ledger.tokens import TokenService
 from projections.runner import Projections
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -41,19 +41,19 @@ import ledger.domain.envelope as envelope_module
 import ledger.domain.recording as recording_module
 from bench.common import bench_database_url, write_results
 from bench.workload import case_events, workload
+from ledger.adapters.clock import system_clock
 from ledger.adapters.eventstore import EventStore
-from ledger.application import Ledger
-from ledger.clock import system_clock
+from ledger.adapters.signing import Signer
+from ledger.adapters.validation import EventValidator
+from ledger.application.recording import Ledger
+from ledger.application.sealing import Sealer
+from ledger.application.verification import verify_store
 from ledger.config import Settings
 from ledger.domain.chain import GENESIS_HASH, entry_hash
 from ledger.domain.checkpoint import entry_leaf_hash
 from ledger.domain.envelope import Envelope, content_digest
 from ledger.domain.events import EntryRecorded
 from ledger.domain.recording import LedgerHead, Outcome, decide_appends
-from ledger.sealing import Sealer
-from ledger.signing import Signer
-from ledger.validation import EventValidator
-from ledger.verification import verify_store
 
 INGEST = int(os.environ.get("LEDGER_BENCH_TAMPER_INGEST", "20000"))
 VERIFY = int(os.environ.get("LEDGER_BENCH_TAMPER_EVENTS", "1000000"))

@@ -6,5 +6,5 @@
 - `dlq`: listing and replaying dead letters; `dead_letters`: their stored events;
 - `publisher`: `ledger publish`; `topics`: topic creation;
 - `observability`: Prometheus metrics, `--stats`, JSON logs; `service`: the wiring;
-- `cli`: the commands, registered on the `ledger` app in ledger/cli.py.
+- `cli`: the commands, registered on the `ledger` app in cli/main.py.
 """

@@ -25,8 +25,8 @@ from eventsourcing.persistence import Tracking
 
 from consumers.dead_letters import dead_letter_of
 from consumers.messages import InboundMessage, parse_value
-from ledger.application import Ledger, Prepared
-from ledger.clock import Clock
+from ledger.adapters.clock import Clock
+from ledger.application.recording import Ledger, Prepared
 from ledger.domain.recording import Outcome, Reason, Status
 
 

@@ -31,7 +31,7 @@ from consumers.batch import BatchRecorder, BatchResult, PreparedBatch, tracking_
 from consumers.group_health import AssignmentWatch, GroupProbe, Verdict
 from consumers.messages import InboundMessage
 from consumers.observability import IngestMetrics
-from ledger.application import AlreadyTracked, Ledger
+from ledger.application.recording import AlreadyTracked, Ledger
 
 log = logging.getLogger("consumers.consume")
 

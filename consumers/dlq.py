@@ -26,7 +26,7 @@ from consumers.dead_letters import (
 )
 from consumers.messages import parse_value
 from ledger.adapters.eventstore import AppendConflict
-from ledger.application import Ledger
+from ledger.application.recording import Ledger
 from ledger.domain.recording import Status
 
 

@@ -11,8 +11,8 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from ledger.adapters.validation import EventValidator
 from ledger.domain.recording import Reason
-from ledger.validation import EventValidator
 
 
 class InboundMessage(NamedTuple):

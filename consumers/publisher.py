@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from consumers.messages import message_key, parse_value
-from ledger.validation import EventValidator
+from ledger.adapters.validation import EventValidator
 
 
 @dataclass(slots=True)

@@ -14,7 +14,7 @@ from consumers.consumer import ConsumerOptions, LedgerConsumer
 from consumers.observability import IngestMetrics
 from consumers.relay import DeadLetterRelay
 from consumers.topics import ensure_topics
-from ledger.application import Ledger
+from ledger.application.recording import Ledger
 from ledger.config import Settings
 
 log = logging.getLogger("consumers.service")

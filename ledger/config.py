@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:19092"
     events_topic: str = "ledger.events"
     dlq_topic: str = "ledger.events.dlq"
-    # Tamper evidence (issue 6): signed Merkle checkpoints; see ledger/sealing.py.
+    # Tamper evidence (issue 6): signed Merkle checkpoints; see ledger/application/sealing.py.
     checkpoint_every: int = Field(
         default=1000, ge=1,
         description="Sign a checkpoint once a tenant's ledger grew by this many entries...",

@@ -34,9 +34,9 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from eventsourcing.sqlite import SQLiteDatastore
 
 from ledger.adapters.eventstore import EventStore
+from ledger.application.follower import FollowerThread
 from ledger.config import Settings
 from ledger.domain.events import EntryRecorded
-from ledger.worker import FollowerThread
 from projections.base import LedgerProjection
 from projections.case_chains import CaseChainsProjection
 from projections.duties import DutiesProjection

@@ -17,9 +17,9 @@ import pytest
 from psycopg import sql
 
 from ledger.adapters.eventstore import EventStore
-from ledger.application import Ledger
+from ledger.adapters.validation import EventValidator
+from ledger.application.recording import Ledger
 from ledger.config import Settings
-from ledger.validation import EventValidator
 
 SKIP_SERVICES = os.environ.get("LEDGER_SKIP_SERVICES") == "1"
 

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from ledger.application import Ledger
-from ledger.engine import ResponsibilityEngine
+from ledger.application.derivation import ResponsibilityEngine
+from ledger.application.recording import Ledger
 
 TENANT = "acme"
 LATENESS = timedelta(minutes=5)

@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.adapters.eventstore import EventStore
-from ledger.application import Ledger
+from ledger.adapters.validation import default_validator
+from ledger.application.recording import Ledger
 from ledger.config import Settings
-from ledger.validation import default_validator
 from tests.conftest import FixedClock
 from tests.scenario import Scenario, act, assign, tick
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.application import Ledger
+from ledger.application.recording import Ledger
 from tests.scenario import (
     SALES_ORG,
     Scenario,

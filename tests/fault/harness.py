@@ -374,9 +374,9 @@ def reconcile(
     - every partition's recorded position is its last offset;
     - published = recorded + duplicates + dead-lettered.
     """
+    from cli.root import build_ledger
     from consumers.dlq import list_dead_letters
     from consumers.relay import H_SOURCE_OFFSET, H_SOURCE_PARTITION
-    from ledger.bootstrap import build_ledger
 
     ledger = build_ledger(scenario.settings())
     try:

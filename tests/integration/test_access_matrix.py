@@ -27,16 +27,16 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from api.queries import ReadSide
+from cli.tokens import token_app
 from ledger.adapters.eventstore import EventStore
-from ledger.application import Ledger
+from ledger.adapters.signing import Signer
+from ledger.adapters.validation import EventValidator
+from ledger.application.derivation import ResponsibilityEngine
+from ledger.application.recording import Ledger
+from ledger.application.sealing import Sealer
+from ledger.application.tokens import TokenService
 from ledger.config import Settings
 from ledger.domain.access import Role, TokenRevoked, parse_token, token_stream_id
-from ledger.engine import ResponsibilityEngine
-from ledger.sealing import Sealer
-from ledger.signing import Signer
-from ledger.token_cli import token_app
-from ledger.tokens import TokenService
-from ledger.validation import EventValidator
 from projections.runner import Projections
 from tests.conftest import FixedClock, drop_store_tables, postgres_url
 from tests.integration.test_query_api import (

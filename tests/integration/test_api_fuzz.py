@@ -31,8 +31,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from ledger.application.sealing import Sealer
 from ledger.domain.access import Role
-from ledger.sealing import Sealer
 from tests.integration.test_proofs_api import sealer, signer  # noqa: F401
 from tests.integration.test_query_api import Service, issue, worked_examples
 

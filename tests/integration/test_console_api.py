@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.console import directory
 from api.queries import ReadSide
-from ledger.application import Ledger
+from ledger.application.recording import Ledger
 from ledger.config import Settings
 from ledger.domain.access import Role
 from projections.runner import Projections

@@ -20,12 +20,12 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 from typer.testing import CliRunner
 
-from ledger import export_cli
-from ledger.application import Ledger
-from ledger.cli import app
+from cli import exports as export_cli
+from cli.main import app
+from ledger.application.derivation import ResponsibilityEngine
+from ledger.application.recording import Ledger
+from ledger.application.tokens import AuditTrail
 from ledger.config import Settings
-from ledger.engine import ResponsibilityEngine
-from ledger.tokens import AuditTrail
 from projections.runner import Projections
 
 LATENESS = timedelta(minutes=5)

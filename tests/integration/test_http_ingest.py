@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from ledger.application import Ledger
+from ledger.application.recording import Ledger
 from ledger.domain.access import Role
 from tests.conftest import envelope
 from tests.integration.test_query_api import bearer, issue

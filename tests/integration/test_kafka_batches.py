@@ -15,7 +15,7 @@ from consumers.batch import BatchRecorder, tracking_name
 from consumers.dead_letters import dead_letter_of
 from consumers.dlq import list_dead_letters
 from consumers.messages import InboundMessage
-from ledger.application import AlreadyTracked, Ledger, LedgerUnavailable
+from ledger.application.recording import AlreadyTracked, Ledger, LedgerUnavailable
 from tests.conftest import envelope
 
 TOPIC = "ledger.events"

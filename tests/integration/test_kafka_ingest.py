@@ -20,16 +20,16 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
+from cli.main import app
+from cli.root import build_ledger
 from consumers.consumer import ConsumerOptions, LedgerConsumer
 from consumers.dlq import list_dead_letters, replay_dead_letters
 from consumers.observability import IngestMetrics
 from consumers.relay import H_REASON, H_SOURCE_OFFSET, H_SOURCE_PARTITION, H_SOURCE_TOPIC
 from consumers.service import ConsumeConfig, run_consume
 from ledger.adapters.eventstore import EventStore
-from ledger.application import Ledger
-from ledger.bootstrap import build_ledger
-from ledger.cli import app
-from ledger.validation import DEFAULT_SCHEMAS_DIR, EventValidator
+from ledger.adapters.validation import DEFAULT_SCHEMAS_DIR, EventValidator
+from ledger.application.recording import Ledger
 from tests.conftest import FixedClock
 from tests.fault.harness import (
     BOOTSTRAP,

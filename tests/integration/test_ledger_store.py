@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from eventsourcing.persistence import Tracking
 
-from ledger.application import Ledger
+from ledger.application.recording import Ledger
 from ledger.domain.chain import GENESIS_HASH, entry_hash
 from ledger.domain.envelope import content_digest
 from tests.conftest import FixedClock, envelope
@@ -164,7 +164,7 @@ def test_a_batch_is_one_transaction(ledger: Ledger, count: int) -> None:
 
 
 def test_a_batch_whose_position_was_already_tracked_is_refused(ledger: Ledger) -> None:
-    from ledger.application import AlreadyTracked
+    from ledger.application.recording import AlreadyTracked
 
     ledger.record([envelope("a")], tracking=Tracking("kafka:t:0", 10))
     with pytest.raises(AlreadyTracked):

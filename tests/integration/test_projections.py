@@ -12,9 +12,9 @@ import orjson
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from ledger.application import Ledger
+from ledger.application.derivation import ResponsibilityEngine
+from ledger.application.recording import Ledger
 from ledger.config import Settings
-from ledger.engine import ResponsibilityEngine
 from projections.reads import ReadModels
 from projections.runner import NAMES, Projections, UnknownProjection
 
@@ -206,7 +206,7 @@ def test_the_cli_rebuilds_a_projection_and_reports_every_projections_lag(
 ) -> None:
     from typer.testing import CliRunner
 
-    from ledger.cli import app
+    from cli.main import app
 
     record_all(ledger, worked_examples())
     derive(ledger)

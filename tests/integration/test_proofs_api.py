@@ -14,11 +14,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from ledger.application import Ledger
+from ledger.adapters.signing import Signer
+from ledger.application.evidence import verify_bundle, verify_consistency_json
+from ledger.application.recording import Ledger
+from ledger.application.sealing import Sealer
 from ledger.domain.access import Role
-from ledger.evidence import verify_bundle, verify_consistency_json
-from ledger.sealing import Sealer
-from ledger.signing import Signer
 from tests.conftest import FixedClock, envelope
 from tests.integration.test_query_api import bearer, issue
 

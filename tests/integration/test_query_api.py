@@ -17,11 +17,11 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.queries import ReadSide
 from api.query_models import ChainOut, LiabilityPage, UnitReport, ViolationPage
-from ledger.application import Ledger
+from ledger.application.derivation import ResponsibilityEngine
+from ledger.application.recording import Ledger
+from ledger.application.tokens import TokenService
 from ledger.config import Settings
 from ledger.domain.access import Role
-from ledger.engine import ResponsibilityEngine
-from ledger.tokens import TokenService
 from projections.runner import Projections
 
 LATENESS = timedelta(minutes=5)

@@ -25,18 +25,18 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from psycopg import sql
 from typer.testing import CliRunner
 
-from ledger.application import Ledger
-from ledger.cli import app
+from cli.main import app
+from ledger.adapters.signing import Signer
+from ledger.application.evidence import Prover, verify_bundle, verify_consistency_json
+from ledger.application.recording import Ledger
+from ledger.application.sealing import LedgerDamagedError, Sealer
+from ledger.application.verification import StoreReport, TenantReport, verify_store
 from ledger.config import Settings
 from ledger.domain.chain import entry_hash
 from ledger.domain.checkpoint import checkpoint_stream_id
 from ledger.domain.envelope import content_digest
 from ledger.domain.events import ledger_stream_id
 from ledger.domain.recording import Status
-from ledger.evidence import Prover, verify_bundle, verify_consistency_json
-from ledger.sealing import LedgerDamagedError, Sealer
-from ledger.signing import Signer
-from ledger.verification import StoreReport, TenantReport, verify_store
 from tests.conftest import FixedClock, envelope
 
 REPO = Path(__file__).resolve().parents[2]
@@ -470,7 +470,7 @@ def test_proofs_span_tiles_in_a_bigger_ledger(big: Ledger, signer: Signer) -> No
 def test_tampered_tile_roots_are_found_and_never_yield_a_bad_proof(
     big: Ledger, signer: Signer, rows: Rows
 ) -> None:
-    from ledger.evidence import StoreDamagedError
+    from ledger.application.evidence import StoreDamagedError
 
     def corrupt(state: dict[str, Any]) -> None:
         state["tiles"] = ["00" * 32]

@@ -13,6 +13,16 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from ledger.adapters.signing import (
+    MissingSigningKeyError,
+    Signer,
+    generate_keypair,
+    key_fingerprint,
+    load_public_key,
+    load_signer,
+    parse_public_key_option,
+    verify_signature,
+)
 from ledger.config import Settings
 from ledger.domain.chain import GENESIS_HASH, entry_hash
 from ledger.domain.checkpoint import (
@@ -27,16 +37,6 @@ from ledger.domain.envelope import Envelope
 from ledger.domain.events import ledger_stream_id
 from ledger.domain.merkle import leaf_hash
 from ledger.domain.recording import LedgerHead, decide_appends
-from ledger.signing import (
-    MissingSigningKeyError,
-    Signer,
-    generate_keypair,
-    key_fingerprint,
-    load_public_key,
-    load_signer,
-    parse_public_key_option,
-    verify_signature,
-)
 from tests.conftest import envelope
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)

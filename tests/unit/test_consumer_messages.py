@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from consumers.messages import message_key, parse_value
-from ledger.validation import EventValidator
+from ledger.adapters.validation import EventValidator
 from tests.conftest import envelope
 
 VALIDATOR = EventValidator()

@@ -7,8 +7,8 @@ import logging
 import orjson
 from prometheus_client import generate_latest
 
+from cli.kafka import stats_table
 from consumers.batch import BatchResult
-from consumers.cli import stats_table
 from consumers.observability import IngestMetrics, JsonFormatter
 
 

@@ -11,8 +11,8 @@ import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from ledger import exports
-from ledger.exports import (
+from ledger.adapters import rendering as exports
+from ledger.adapters.rendering import (
     CombinedEvidence,
     evidence_csv,
     evidence_pdf,

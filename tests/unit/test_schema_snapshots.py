@@ -20,7 +20,7 @@ import yaml  # type: ignore[import-untyped]
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from referencing import Registry, Resource
 
-from ledger.validation import DERIVED_TYPES, INBOUND_TYPES
+from ledger.adapters.validation import DERIVED_TYPES, INBOUND_TYPES
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMAS = REPO / "schemas"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ledger.validation import (
+from ledger.adapters.validation import (
     DERIVED_TYPES,
     INBOUND_TYPES,
     EventValidator,

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from ledger.validation import DEFAULT_SCHEMAS_DIR, default_validator
+from ledger.adapters.validation import DEFAULT_SCHEMAS_DIR, default_validator
 
 EXAMPLES = sorted((DEFAULT_SCHEMAS_DIR / "examples").glob("*/*.json"))
 WORKED = Path(__file__).resolve().parents[2] / "examples" / "worked-examples.jsonl"
@@ -57,7 +57,7 @@ def test_the_plain_shortcut_accepts_only_what_the_full_path_finds_no_problem_wit
 
 
 def test_types_with_semantic_checks_never_take_the_shortcut() -> None:
-    from ledger.validation import _SEMANTIC_TYPES, INBOUND_TYPES
+    from ledger.adapters.validation import _SEMANTIC_TYPES, INBOUND_TYPES
 
     assert _SEMANTIC_TYPES <= INBOUND_TYPES
     bad_rule = next(i for i in instances() if i.get("type") == "ledger.policy.defined"

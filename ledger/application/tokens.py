@@ -23,8 +23,8 @@ from typing import cast
 
 from eventsourcing.utils import get_topic
 
+from ledger.adapters.clock import Clock
 from ledger.adapters.eventstore import AppendConflict, EventStore
-from ledger.clock import Clock
 from ledger.domain.access import (
     EvidenceRead,
     Principal,

@@ -1,7 +1,7 @@
 """Commands of tamper evidence: verify, verify-evidence, checkpoint, keys, proofs.
 
-Registered at the end of ledger/cli.py. Thin, like the rest of the CLI: they wire the
-store, call ledger/verification.py, ledger/sealing.py or ledger/evidence.py, and report.
+Registered in cli/main.py. Thin, like the rest of the CLI: they wire the store, call the
+verification, sealing or evidence use cases (ledger/application/), and report.
 Exit codes: 0 verified, 1 tampering (or a failed check) found, 2 a usage problem.
 """
 
@@ -27,12 +27,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from ledger.adapters.clock import system_clock
 from ledger.adapters.eventstore import EventStore
-from ledger.clock import system_clock
-from ledger.config import Settings
-from ledger.evidence import NotSealedError, Prover, resolve_event, verify_bundle
-from ledger.sealing import Sealer
-from ledger.signing import (
+from ledger.adapters.signing import (
     BadKeyError,
     KeyRing,
     MissingSigningKeyError,
@@ -41,7 +38,10 @@ from ledger.signing import (
     parse_public_key_option,
     signer_configured,
 )
-from ledger.verification import StoreReport, TenantReport, verify_store
+from ledger.application.evidence import NotSealedError, Prover, resolve_event, verify_bundle
+from ledger.application.sealing import Sealer
+from ledger.application.verification import StoreReport, TenantReport, verify_store
+from ledger.config import Settings
 
 console = Console()
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from ledger.application import Ledger
+from ledger.application.recording import Ledger
 from ledger.domain.recording import Outcome, Reason, Status
 
 ProgressCallback = Callable[[int], None]

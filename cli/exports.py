@@ -2,7 +2,7 @@
 
 The documents are the API's own (`GET /v1/employees/{id}/evidence`, `GET /v1/reports/units`):
 built by the same code from the same read models (`api.evidence.evidence_document`,
-`ReadModels.unit_report`) and formatted by the same renderers (`ledger.exports`), so a
+`ReadModels.unit_report`) and formatted by the same renderers (`ledger.adapters.rendering`), so a
 file from the CLI and a download from the API never disagree. Before reading, the views
 are caught up with the ledger, so an export reflects everything recorded when it starts.
 
@@ -42,20 +42,20 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from ledger.application import Ledger
-from ledger.bootstrap import build_engine, build_ledger
-from ledger.config import Settings
-from ledger.domain.access import Principal, Role
-from ledger.domain.events import ENTRY_KIND_INBOUND
-from ledger.engine import ENGINE_READER
-from ledger.exports import (
+from cli.root import build_engine, build_ledger
+from ledger.adapters.rendering import (
     CombinedEvidence,
     FontMissing,
     evidence_rows,
     render_evidence,
     render_units,
 )
-from ledger.tokens import TENANT_PATTERN, AuditTrail
+from ledger.application.derivation import ENGINE_READER
+from ledger.application.recording import Ledger
+from ledger.application.tokens import TENANT_PATTERN, AuditTrail
+from ledger.config import Settings
+from ledger.domain.access import Principal, Role
+from ledger.domain.events import ENTRY_KIND_INBOUND
 from projections.reads import Bound, ReadModels, bound_from_text
 from projections.runner import Projections
 from projections.views import eq

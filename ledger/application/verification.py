@@ -34,13 +34,13 @@ from eventsourcing.persistence import StoredEvent
 
 from ledger.adapters.eventstore import EventStore
 from ledger.adapters.rows import ENTRY_TOPIC
+from ledger.adapters.signing import KeyRing, verify_signature
+from ledger.application.sealing import CHECKPOINT_TOPIC, tenant_of_stream
 from ledger.domain.chain import GENESIS_HASH, entry_hash
 from ledger.domain.checkpoint import CheckpointSigned, checkpoint_stream_id, entry_leaf_hash
 from ledger.domain.envelope import content_digest
 from ledger.domain.events import EntryRecorded, ledger_stream_id
 from ledger.domain.merkle import TILE_SIZE, CompactRange, perfect_root
-from ledger.sealing import CHECKPOINT_TOPIC, tenant_of_stream
-from ledger.signing import KeyRing, verify_signature
 
 Progress = Callable[[int], None]
 PAGE = 2000

@@ -16,12 +16,12 @@ from typing import Any
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Tracking
 
+from ledger.adapters.clock import Clock
 from ledger.adapters.eventstore import AppendConflict, EventStore, Staged
-from ledger.clock import Clock
+from ledger.adapters.validation import EventValidator, Problem
 from ledger.domain.envelope import Envelope, IdempotencyKey
 from ledger.domain.events import ENTRY_KIND_DERIVED, ENTRY_KIND_INBOUND, ReceiptIssued
 from ledger.domain.recording import AppendPlan, Links, Outcome, Reason, Status, plan_appends
-from ledger.validation import EventValidator, Problem
 
 MAX_ATTEMPTS = 20
 #: How many items `prepare` validates between looks at whether a turn is being held.
@@ -60,8 +60,8 @@ class Ledger:
         self.clock = clock
         self._lock = threading.Lock()
         #: Called with the outcomes and the events of every committed append, before it
-        #: returns (tamper evidence signs its checkpoints here: ledger/sealing.py). A hook
-        #: must not raise.
+        #: returns (tamper evidence signs its checkpoints here, see sealing.py). A hook must
+        #: not raise.
         self.after_append: list[AfterAppend] = []
         #: Whether the next inbound append reads the receipts of its keys first (see
         #: `_receipts`); cleared once an append finds that none of its keys was taken.

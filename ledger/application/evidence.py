@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from ledger.adapters.eventstore import EventStore
+from ledger.adapters.signing import KeyRing, verify_signature
 from ledger.domain.chain import entry_hash
 from ledger.domain.checkpoint import (
     CheckpointSigned,
@@ -48,7 +49,6 @@ from ledger.domain.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from ledger.signing import KeyRing, verify_signature
 
 BUNDLE_FORMAT = "ledger-proofs/v1"
 

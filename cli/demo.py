@@ -9,15 +9,15 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from ledger.application import Ledger
-from ledger.bootstrap import build_engine, build_ledger
+from cli.root import build_engine, build_ledger
+from ledger.application.file_ingest import ingest_file
+from ledger.application.recording import Ledger
+from ledger.application.tokens import TokenService
 from ledger.config import Settings
 from ledger.domain.access import Role
 from ledger.domain.responsibility.verdicts import CaseAssessment
-from ledger.ingest import ingest_file
-from ledger.tokens import TokenService
+from ledger.resources import WORKED_EXAMPLES
 
-WORKED_EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "worked-examples.jsonl"
 TENANT = "acme"
 BASE_URL = "http://127.0.0.1:8000"
 CASES = {

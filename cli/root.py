@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from ledger.adapters.clock import Clock, system_clock
 from ledger.adapters.eventstore import EventStore
-from ledger.application import Ledger
-from ledger.clock import Clock, system_clock
+from ledger.adapters.validation import EventValidator
+from ledger.application.derivation import ResponsibilityEngine
+from ledger.application.recording import Ledger
+from ledger.application.sealing import install_sealer
 from ledger.config import Settings
-from ledger.engine import ResponsibilityEngine
-from ledger.sealing import install_sealer
-from ledger.validation import EventValidator
 
 
 def build_ledger(settings: Settings | None = None, clock: Clock = system_clock) -> Ledger:

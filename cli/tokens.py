@@ -9,11 +9,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ledger.adapters.clock import system_clock
 from ledger.adapters.eventstore import EventStore
-from ledger.clock import system_clock
+from ledger.application.tokens import TokenService
 from ledger.config import Settings
 from ledger.domain.access import Role
-from ledger.tokens import TokenService
 
 token_app = typer.Typer(help="API tokens: created once, stored hashed, revocable.")
 console = Console()

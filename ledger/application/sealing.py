@@ -35,10 +35,11 @@ from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
+from ledger.adapters.clock import Clock
 from ledger.adapters.eventstore import AppendConflict, EventStore
 from ledger.adapters.rows import ENTRY_TOPIC
-from ledger.application import Ledger
-from ledger.clock import Clock
+from ledger.adapters.signing import MissingSigningKeyError, Signer, load_signer, signer_configured
+from ledger.application.recording import Ledger
 from ledger.config import Settings
 from ledger.domain.chain import entry_hash
 from ledger.domain.checkpoint import (
@@ -50,7 +51,6 @@ from ledger.domain.checkpoint import (
 from ledger.domain.events import EntryRecorded, ledger_stream_id
 from ledger.domain.merkle import TILE_SIZE, TiledTree, tile_roots
 from ledger.domain.recording import Outcome, Status
-from ledger.signing import MissingSigningKeyError, Signer, load_signer, signer_configured
 
 CHECKPOINT_TOPIC = get_topic(CheckpointSigned)
 log = logging.getLogger(__name__)

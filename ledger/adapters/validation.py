@@ -31,6 +31,8 @@ from jsonschema import (  # type: ignore[import-untyped]
 )
 from jsonschema.validators import extend  # type: ignore[import-untyped]
 
+from ledger.resources import SCHEMAS_DIR
+
 __all__ = [
     "DEFAULT_SCHEMAS_DIR",
     "DERIVED_TYPES",
@@ -41,7 +43,7 @@ __all__ = [
     "parse_time",
 ]
 
-DEFAULT_SCHEMAS_DIR: Final[Path] = Path(__file__).resolve().parent.parent / "schemas"
+DEFAULT_SCHEMAS_DIR: Final[Path] = SCHEMAS_DIR
 
 # Spelled out here rather than read from types.json so that importing this module never
 # touches the disk; EventValidator refuses to start if types.json disagrees.
@@ -253,7 +255,7 @@ def _load_types(schemas_dir: Path) -> tuple[dict[str, _TypeSpec], dict[str, str]
     derived = {name: entry["data_schema"] for name, entry in registry["derived"].items()}
     if set(inbound) != INBOUND_TYPES or set(derived) != DERIVED_TYPES:
         raise ValueError(
-            "types.json and ledger.validation disagree on the event types: "
+            "types.json and ledger.adapters.validation disagree on the event types: "
             f"inbound {sorted(set(inbound) ^ INBOUND_TYPES)}, "
             f"derived {sorted(set(derived) ^ DERIVED_TYPES)}"
         )

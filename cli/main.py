@@ -10,11 +10,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ledger.bootstrap import build_engine, build_ledger
+from cli.root import build_engine, build_ledger
+from cli.runtime import tune_gc_for_ingest
+from ledger.application.file_ingest import ingest_file
+from ledger.application.follower import FollowerThread
 from ledger.config import Settings
-from ledger.ingest import ingest_file
-from ledger.runtime import tune_gc_for_ingest
-from ledger.worker import FollowerThread
 
 app = typer.Typer(help="Event-sourced accountability ledger.", no_args_is_help=True)
 console = Console()
@@ -98,28 +98,28 @@ def demo(
     port: Annotated[int, typer.Option()] = 8000,
 ) -> None:
     """Load CONTRACT's worked examples E1-E4 into the store, show them, then serve the API."""
-    from ledger.demo import run_demo
+    from cli.demo import run_demo
 
     run_demo(console)
     if serve_after:
         serve(host="127.0.0.1", port=port)
 
 
-# Commands of other packages register below, one line each (keep this file thin).
-from ledger import verify_cli as _tamper  # noqa: E402, I001  (tamper evidence, issue 6)
+# The other command groups, each in its own module of this package.
+from cli import exports as _exports  # noqa: E402
+from cli import kafka as _kafka  # noqa: E402
+from cli import projections as _projections  # noqa: E402
+from cli import tamper as _tamper  # noqa: E402
+from cli import tokens as _tokens  # noqa: E402
+
 app.command("verify")(_tamper.verify)
 app.command("verify-evidence")(_tamper.verify_evidence)
 app.command("checkpoint")(_tamper.checkpoint)
 app.add_typer(_tamper.keys_app, name="keys")
 app.add_typer(_tamper.proofs_app, name="proofs")
-from consumers import cli as _kafka  # noqa: E402, I001  (Kafka ingest, issue 3)
 app.command("consume")(_kafka.consume)
 app.command("publish")(_kafka.publish)
 app.add_typer(_kafka.dlq_app, name="dlq")
-from ledger.token_cli import token_app  # noqa: E402
-
-app.add_typer(token_app, name="token")
-from projections.cli import projections_app  # noqa: E402, I001  (read models, issue 4)
-app.add_typer(projections_app, name="projections")
-from ledger.export_cli import export_app  # noqa: E402, I001  (HR exports, issue 5)
-app.add_typer(export_app, name="export")
+app.add_typer(_tokens.token_app, name="token")
+app.add_typer(_projections.projections_app, name="projections")
+app.add_typer(_exports.export_app, name="export")

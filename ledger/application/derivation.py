@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 
 from eventsourcing.persistence import Tracking
 
-from ledger.application import AlreadyTracked, Ledger
-from ledger.clock import Clock
+from ledger.adapters.clock import Clock
+from ledger.application.recording import AlreadyTracked, Ledger
 from ledger.domain.events import ENTRY_KIND_DERIVED, EntryRecorded
 from ledger.domain.responsibility.derive import Emitted, derive
 from ledger.domain.responsibility.facts import Fact

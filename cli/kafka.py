@@ -1,6 +1,6 @@
 """The Kafka commands: `ledger consume`, `ledger publish`, `ledger dlq list|replay|relay`.
 
-Registered on the `ledger` app at the end of ledger/cli.py. Thin: each command builds
+Registered on the `ledger` app at the end of cli/main.py. Thin: each command builds
 what it needs from Settings and reports; the work is in the modules beside this one.
 """
 
@@ -20,10 +20,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from cli.root import build_ledger
+from cli.runtime import tune_gc_for_ingest
 from consumers.observability import IngestMetrics, configure_json_logging
-from ledger.bootstrap import build_ledger
 from ledger.config import Settings
-from ledger.runtime import tune_gc_for_ingest
 
 console = Console(stderr=True)
 out = Console()

@@ -1,0 +1,1 @@
+"""Use cases shared by every entry point: recording, derivation, evidence, tokens, verification."""
