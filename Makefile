@@ -35,7 +35,7 @@ services-status:
 	deploy/local/services.sh status
 
 ## The whole suite against real PostgreSQL and Kafka started by deploy/local.
-test: install services-up
+test: install lint services-up
 	LEDGER_TEST_DATABASE_URL="$$(deploy/local/postgres.sh url ledger_test)" \
 	LEDGER_KAFKA_BOOTSTRAP="$$(deploy/local/kafka.sh bootstrap)" \
 	$(BIN)/pytest -m "not soak" $(PYTEST_ARGS)
@@ -52,6 +52,7 @@ test-fault: install services-up
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: install services-up
 	LEDGER_BENCH_DATABASE_URL="$$(deploy/local/postgres.sh url ledger_test)" \
