@@ -24,9 +24,9 @@ def _impure_calls(source: str) -> list[str]:
             name = owner.id if isinstance(owner, ast.Name) else getattr(owner, "attr", "")
             if (name, node.func.attr) in IMPURE_CALLS:
                 found.append(f"line {node.lineno}: {name}.{node.func.attr}()")
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            if node.func.id in {"uuid4", "uuid1"}:
-                found.append(f"line {node.lineno}: {node.func.id}()")
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id in {"uuid4", "uuid1"}):
+            found.append(f"line {node.lineno}: {node.func.id}()")
     return found
 
 
