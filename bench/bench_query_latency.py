@@ -94,6 +94,7 @@ from ledger.domain.access import Role, parse_token
 from ledger.domain.events import ENTRY_KIND_DERIVED, EntryRecorded
 from ledger.domain.recording import Outcome, Status
 from projections.runner import Projections
+from tests.support.envelopes import make_envelope
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULE = "bench.bench_query_latency"
@@ -165,12 +166,7 @@ DUE = {"PT8H": timedelta(hours=8), "PT12H": timedelta(hours=12), "P1D": timedelt
 
 def _env(tenant: str, eid: str, type_: str, at: datetime, data: dict[str, Any],
          subject: str | None = None, source: str = "erp/cases") -> dict[str, Any]:
-    env: dict[str, Any] = {"specversion": "1.0", "id": eid, "source": source, "type": type_,
-                           "time": at.isoformat(), "tenant": tenant}
-    if subject is not None:
-        env["subject"] = subject
-    env["data"] = data
-    return env
+    return make_envelope(eid, type_, at, data, tenant=tenant, source=source, subject=subject)
 
 
 @dataclass

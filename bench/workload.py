@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tests.support.envelopes import make_envelope
+
 START = datetime(2026, 1, 5, 1, 0, tzinfo=UTC)
 
 
@@ -20,18 +22,7 @@ def _env(
     subject: str | None = None,
     source: str = "erp/orders",
 ) -> dict[str, Any]:
-    env: dict[str, Any] = {
-        "specversion": "1.0",
-        "id": eid,
-        "source": source,
-        "type": type_,
-        "time": at.isoformat(),
-        "tenant": tenant,
-    }
-    if subject is not None:
-        env["subject"] = subject
-    env["data"] = data
-    return env
+    return make_envelope(eid, type_, at, data, tenant=tenant, source=source, subject=subject)
 
 
 def org_events(tenant: str, units: int = 20, per_unit: int = 10) -> list[dict[str, Any]]:

@@ -1,7 +1,8 @@
 """Writes CONTRACT section 7's worked examples E1-E4 as JSON Lines (examples/worked-examples.jsonl).
 
 Kept as code so the fixture stays readable; the .jsonl it writes is committed and is
-what `make demo` and the tests load.
+what `make demo` and the tests load. Run from the repository root:
+`python -m examples.make_worked_examples`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
+from tests.support.envelopes import make_envelope
 
 TENANT = "acme"
 
@@ -22,18 +25,7 @@ def ev(
     subject: str | None = None,
     source: str = "oa/hr",
 ) -> dict[str, Any]:
-    env: dict[str, Any] = {
-        "specversion": "1.0",
-        "id": eid,
-        "source": source,
-        "type": type_,
-        "time": time,
-        "tenant": TENANT,
-    }
-    if subject is not None:
-        env["subject"] = subject
-    env["data"] = data
-    return env
+    return make_envelope(eid, type_, time, data, tenant=TENANT, source=source, subject=subject)
 
 
 def org() -> list[dict[str, Any]]:

@@ -19,8 +19,8 @@ from ledger.adapters.eventstore import EventStore
 from ledger.adapters.validation import default_validator
 from ledger.application.recording import Ledger
 from ledger.config import Settings
-from tests.conftest import FixedClock
-from tests.scenario import Scenario, act, assign, tick
+from tests.support.clock import FixedClock
+from tests.support.scenario import Scenario, act, assign, tick
 
 WORKED = Path(__file__).resolve().parents[2] / "examples" / "worked-examples.jsonl"
 EXTRA = [

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ledger.application.recording import Ledger
-from tests.scenario import (
+from tests.support.scenario import (
     SALES_ORG,
     Scenario,
     act,

@@ -25,7 +25,8 @@ import pytest
 
 from ledger.adapters.eventstore import EventStore
 from ledger.config import Settings
-from tests.conftest import drop_store_tables, postgres_url
+from tests.support.envelopes import make_envelope
+from tests.support.services import drop_store_tables, postgres_url
 
 REPO = Path(__file__).resolve().parents[2]
 BOOTSTRAP = os.environ.get("LEDGER_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
@@ -161,17 +162,8 @@ def scenario_fixture(request: pytest.FixtureRequest) -> Iterator[Scenario]:
 def _envelope(
     tenant: str, case: str, suffix: str, etype: str, minute: int, data: dict[str, Any]
 ) -> dict[str, Any]:
-    return {
-        "specversion": "1.0",
-        "id": f"{case}-{suffix}",
-        "source": "erp/orders",
-        "type": etype,
-        "time": f"2026-03-{1 + minute // 1440:02d}T{(minute // 60) % 24:02d}:"
-                f"{minute % 60:02d}:00+08:00",
-        "tenant": tenant,
-        "subject": case,
-        "data": data,
-    }
+    time = f"2026-03-{1 + minute // 1440:02d}T{(minute // 60) % 24:02d}:{minute % 60:02d}:00+08:00"
+    return make_envelope(f"{case}-{suffix}", etype, time, data, tenant=tenant, subject=case)
 
 
 def case_events(tenant: str, cases: int, per_case: int, seed: int = 7) -> list[dict[str, Any]]:

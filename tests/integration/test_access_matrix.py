@@ -38,14 +38,15 @@ from ledger.application.tokens import TokenService
 from ledger.config import Settings
 from ledger.domain.access import Role, TokenRevoked, parse_token, token_stream_id
 from projections.runner import Projections
-from tests.conftest import FixedClock, drop_store_tables, postgres_url
-from tests.integration.test_query_api import (
+from tests.support.api import (
     LATENESS,
     Service,
     acme_event,
     bearer,
     worked_examples,
 )
+from tests.support.clock import FixedClock
+from tests.support.services import drop_store_tables, postgres_url
 
 # --- the world the matrix runs in -------------------------------------------------------
 

@@ -33,8 +33,7 @@ from schemathesis.specs.openapi.checks import (
 
 from ledger.application.sealing import Sealer
 from ledger.domain.access import Role
-from tests.integration.test_proofs_api import sealer, signer  # noqa: F401
-from tests.integration.test_query_api import Service, issue, worked_examples
+from tests.support.api import Service, issue, worked_examples
 
 EXAMPLES = int(os.environ.get("LEDGER_FUZZ_EXAMPLES", "50"))
 SEED = 20260302
@@ -88,7 +87,7 @@ def config(known: dict[str, list[str | int]]) -> schemathesis.Config:
 
 
 @pytest.fixture
-def fuzzed(sealer: Sealer, worked: Service) -> Iterator[Service]:  # noqa: F811
+def fuzzed(sealer: Sealer, worked: Service) -> Iterator[Service]:
     """The worked examples, sealed as they are recorded (`sealer` before `worked`)."""
     yield worked
     schemathesis_asgi.shutdown_lifespans()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 
-from tests.conftest import envelope
+from tests.support.envelopes import envelope
 
 REPO = Path(__file__).resolve().parents[2]
 

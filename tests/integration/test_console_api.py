@@ -19,7 +19,7 @@ from ledger.application.recording import Ledger
 from ledger.config import Settings
 from ledger.domain.access import Role
 from projections.runner import Projections
-from tests.integration.test_query_api import bearer, issue
+from tests.support.api import bearer, issue
 
 WORKED_EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "worked-examples.jsonl"
 

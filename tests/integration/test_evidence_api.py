@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from ledger.domain.access import Role
-from tests.integration.test_query_api import Service, bearer
+from tests.support.api import Service, bearer
 
 
 def test_evidence_lists_liabilities_with_the_events_behind_them(worked: Service) -> None:

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from ledger.application.recording import Ledger
 from ledger.domain.access import Role
-from tests.conftest import envelope
-from tests.integration.test_query_api import bearer, issue
+from tests.support.api import bearer, issue
+from tests.support.envelopes import envelope
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from consumers.dead_letters import dead_letter_of
 from consumers.dlq import list_dead_letters
 from consumers.messages import InboundMessage
 from ledger.application.recording import AlreadyTracked, Ledger, LedgerUnavailable
-from tests.conftest import envelope
+from tests.support.envelopes import envelope
 
 TOPIC = "ledger.events"
 

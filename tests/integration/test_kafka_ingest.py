@@ -30,7 +30,6 @@ from consumers.service import ConsumeConfig, run_consume
 from ledger.adapters.eventstore import EventStore
 from ledger.adapters.validation import DEFAULT_SCHEMAS_DIR, EventValidator
 from ledger.application.recording import Ledger
-from tests.conftest import FixedClock
 from tests.fault.harness import (
     BOOTSTRAP,
     KAFKA_WARNINGS,
@@ -46,6 +45,7 @@ from tests.fault.harness import (
     scenario_fixture,  # noqa: F401  (the `scenario` fixture)
     wait_until,
 )
+from tests.support.clock import FixedClock
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, KAFKA_WARNINGS, pytest.mark.timeout(120)]
 

@@ -12,7 +12,8 @@ from eventsourcing.persistence import Tracking
 from ledger.application.recording import Ledger
 from ledger.domain.chain import GENESIS_HASH, entry_hash
 from ledger.domain.envelope import content_digest
-from tests.conftest import FixedClock, envelope
+from tests.support.clock import FixedClock
+from tests.support.envelopes import envelope
 
 
 def statuses(outcomes: list) -> list[str]:  # type: ignore[type-arg]

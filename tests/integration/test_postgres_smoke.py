@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import postgres_url
+from tests.support.services import postgres_url
 
 pytestmark = pytest.mark.postgres
 

@@ -6,11 +6,9 @@ Every answer is checked the way an auditor would: offline, with the public key o
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -19,25 +17,13 @@ from ledger.application.evidence import verify_bundle, verify_consistency_json
 from ledger.application.recording import Ledger
 from ledger.application.sealing import Sealer
 from ledger.domain.access import Role
-from tests.conftest import FixedClock, envelope
-from tests.integration.test_query_api import bearer, issue
-
-
-@pytest.fixture
-def signer() -> Signer:
-    return Signer("api-key", Ed25519PrivateKey.generate())
+from tests.support.api import bearer, issue
+from tests.support.envelopes import envelope
 
 
 @pytest.fixture
 def keys(signer: Signer) -> dict[str, Any]:
     return {signer.key_id: signer.public_key}
-
-
-@pytest.fixture
-def sealer(ledger: Ledger, signer: Signer, clock: FixedClock) -> Sealer:
-    sealer = Sealer(ledger.store, signer, clock, 4, timedelta(hours=1))
-    ledger.after_append.append(sealer.after_append)
-    return sealer
 
 
 @pytest.fixture

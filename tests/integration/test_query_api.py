@@ -5,12 +5,8 @@ PostgreSQL. Every request carries a bearer token of the tenant it concerns."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 from fastapi.testclient import TestClient
 
@@ -19,98 +15,10 @@ from api.queries import ReadSide
 from api.query_models import ChainOut, LiabilityPage, UnitReport, ViolationPage
 from ledger.application.derivation import ResponsibilityEngine
 from ledger.application.recording import Ledger
-from ledger.application.tokens import TokenService
 from ledger.config import Settings
 from ledger.domain.access import Role
 from projections.runner import Projections
-
-LATENESS = timedelta(minutes=5)
-WORKED_EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "worked-examples.jsonl"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def issue(client: TestClient, role: Role = Role.AUDITOR, tenant: str = "acme",
-          unit: str | None = None) -> str:
-    """A new token of the app's own token service (as `ledger token create` makes them)."""
-    tokens: TokenService = client.app.state.tokens  # type: ignore[attr-defined]
-    return tokens.create(tenant, role, unit, "test")
-
-
-def worked_examples(tenant: str = "acme") -> list[dict[str, Any]]:
-    lines = WORKED_EXAMPLES.read_bytes().splitlines()
-    return [{**orjson.loads(line), "tenant": tenant} for line in lines if line.strip()]
-
-
-def acme_event(event_id: str, type_: str, time: str, data: dict[str, Any],
-               subject: str | None = None) -> dict[str, Any]:
-    event = {"specversion": "1.0", "id": event_id, "source": "oa/review", "type": type_,
-             "time": time, "tenant": "acme", "data": data}
-    if subject is not None:
-        event["subject"] = subject
-    return event
-
-
-class Service:
-    """The API over one store, with the engine and the projections run by hand."""
-
-    def __init__(self, ledger: Ledger, settings: Settings, client: TestClient,
-                 projections: Projections) -> None:
-        self.ledger, self.settings, self.client = ledger, settings, client
-        self.projections = projections
-        self._tokens: dict[tuple[Role, str, str | None], str] = {}
-
-    def token(self, role: Role = Role.AUDITOR, tenant: str = "acme",
-              unit: str | None = None) -> str:
-        """One token per role, tenant and unit, issued on first use."""
-        key = (role, tenant, unit)
-        if key not in self._tokens:
-            self._tokens[key] = issue(self.client, role, tenant, unit)
-        return self._tokens[key]
-
-    def auth(self, role: Role = Role.AUDITOR, tenant: str = "acme",
-             unit: str | None = None) -> dict[str, str]:
-        return bearer(self.token(role, tenant, unit))
-
-    def ingest(self, events: list[dict[str, Any]]) -> None:
-        """Published with a publisher token of the events' tenant."""
-        headers = self.auth(Role.PUBLISHER, events[0]["tenant"])
-        response = self.client.post("/v1/events", json=events, headers=headers)
-        assert response.status_code == 200, response.text
-
-    def settle(self) -> None:
-        """The engine derives until idle; the views catch up."""
-        ResponsibilityEngine(self.ledger, LATENESS, self.ledger.clock).run_until_idle()
-        self.projections.catch_up()
-
-    def get(self, path: str, tenant: str = "acme", role: Role = Role.AUDITOR,
-            unit: str | None = None, **params: Any) -> Any:
-        response = self.client.get(path, params=params, headers=self.auth(role, tenant, unit))
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def status(self, path: str, tenant: str = "acme", role: Role = Role.AUDITOR,
-               unit: str | None = None, **params: Any) -> int:
-        response = self.client.get(path, params=params, headers=self.auth(role, tenant, unit))
-        return response.status_code
-
-
-@pytest.fixture
-def service(ledger: Ledger, settings: Settings) -> Iterator[Service]:
-    projections = Projections(ledger.store, store_name=settings.store_name, lateness=LATENESS)
-    app = create_app(ledger, read_side=ReadSide(ledger, projections=projections))
-    with TestClient(app) as client:
-        yield Service(ledger, settings, client, projections)
-    projections.drop()
-
-
-@pytest.fixture
-def worked(service: Service) -> Service:
-    service.ingest(worked_examples())
-    service.settle()
-    return service
+from tests.support.api import LATENESS, Service, acme_event, bearer, issue, worked_examples
 
 
 def test_e1_chain_names_lis_violating_order_as_the_source_and_li_and_zhang_as_liable(

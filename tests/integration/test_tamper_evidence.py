@@ -37,7 +37,8 @@ from ledger.domain.checkpoint import checkpoint_stream_id
 from ledger.domain.envelope import content_digest
 from ledger.domain.events import ledger_stream_id
 from ledger.domain.recording import Status
-from tests.conftest import FixedClock, envelope
+from tests.support.clock import FixedClock
+from tests.support.envelopes import envelope
 
 REPO = Path(__file__).resolve().parents[2]
 EVERY = 10

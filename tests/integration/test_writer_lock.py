@@ -12,7 +12,7 @@ import pytest
 from ledger.adapters import eventstore
 from ledger.adapters.eventstore import EventStore
 from ledger.config import Settings
-from tests.conftest import drop_store_tables, postgres_url
+from tests.support.services import drop_store_tables, postgres_url
 
 pytestmark = pytest.mark.postgres
 

@@ -10,7 +10,7 @@ from ledger.adapters.eventstore import EventStore
 from ledger.application.tokens import AuditTrail, TokenService
 from ledger.config import Settings
 from ledger.domain.access import Capability, Role, parse_token
-from tests.conftest import FixedClock
+from tests.support.clock import FixedClock
 
 
 @pytest.fixture

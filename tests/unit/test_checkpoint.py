@@ -37,7 +37,7 @@ from ledger.domain.envelope import Envelope
 from ledger.domain.events import ledger_stream_id
 from ledger.domain.merkle import leaf_hash
 from ledger.domain.recording import LedgerHead, decide_appends
-from tests.conftest import envelope
+from tests.support.envelopes import envelope
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 HASH = "ab" * 32

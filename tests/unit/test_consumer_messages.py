@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from consumers.messages import message_key, parse_value
 from ledger.adapters.validation import EventValidator
-from tests.conftest import envelope
+from tests.support.envelopes import envelope
 
 VALIDATOR = EventValidator()
 

@@ -10,7 +10,7 @@ from ledger.domain.chain import GENESIS_HASH, entry_hash
 from ledger.domain.envelope import Envelope, derived_uuid
 from ledger.domain.events import EntryRecorded, ReceiptIssued
 from ledger.domain.recording import LedgerHead, Status, decide_appends, plan_appends
-from tests.conftest import envelope
+from tests.support.envelopes import envelope
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 

@@ -16,7 +16,7 @@ from ledger.domain.chain import GENESIS_HASH
 from ledger.domain.envelope import Envelope
 from ledger.domain.events import EntryRecorded, ReceiptIssued
 from ledger.domain.recording import LedgerHead, plan_appends
-from tests.conftest import envelope
+from tests.support.envelopes import envelope
 
 NOW = datetime(2026, 3, 2, 2, 0, 0, 123456, tzinfo=UTC)
 

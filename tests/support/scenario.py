@@ -8,8 +8,8 @@ from typing import Any
 
 from ledger.application.derivation import ResponsibilityEngine
 from ledger.application.recording import Ledger
+from tests.support.envelopes import TENANT, make_envelope
 
-TENANT = "acme"
 LATENESS = timedelta(minutes=5)
 
 
@@ -23,19 +23,9 @@ def event(
     tenant: str = TENANT,
     **extra: Any,
 ) -> dict[str, Any]:
-    env: dict[str, Any] = {
-        "specversion": "1.0",
-        "id": eid,
-        "source": source,
-        "type": type_,
-        "time": time,
-        "tenant": tenant,
-    }
-    if subject is not None:
-        env["subject"] = subject
-    env["data"] = data
-    env.update(extra)
-    return env
+    return make_envelope(
+        eid, type_, time, data, tenant=tenant, source=source, subject=subject, **extra
+    )
 
 
 def unit(
