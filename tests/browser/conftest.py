@@ -92,7 +92,7 @@ def _environment(home: Path) -> dict[str, str]:
 
 
 def _ledger(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "ledger", *args], cwd=REPO, env=env,
+    done = subprocess.run([sys.executable, "-m", "cli", *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=300, check=False)
     if done.returncode != 0:
         pytest.fail(f"`ledger {' '.join(args)}` exited {done.returncode}:\n"
@@ -143,7 +143,7 @@ def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console
     log = home / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "ledger", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
             cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         _wait_ready(base_url, process, log)

@@ -18,7 +18,7 @@ def run_ingest(path: Path, home: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "LEDGER_HOME": str(home)}
     env.pop("LEDGER_DATABASE_URL", None)
     return subprocess.run(
-        [sys.executable, "-m", "ledger", "ingest", str(path)],
+        [sys.executable, "-m", "cli", "ingest", str(path)],
         capture_output=True, text=True, env=env, cwd=REPO, timeout=120, check=False,
     )
 

@@ -372,7 +372,7 @@ def test_the_command_line_entry_point_exits_non_zero_on_tampering(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
     env = {**os.environ, **store_env(settings)}
     done = subprocess.run(
-        [sys.executable, "-m", "ledger", "verify", "--public-key", f"test-key={pub}"],
+        [sys.executable, "-m", "cli", "verify", "--public-key", f"test-key={pub}"],
         capture_output=True, text=True, env=env, cwd=REPO, timeout=120, check=False,
     )
     assert done.returncode == 1, done.stdout + done.stderr
