@@ -42,6 +42,7 @@ from ledger.adapters.rows import (
     receipt_row,
     stage,
 )
+from ledger.adapters.topics import register_moved
 from ledger.config import Settings
 from ledger.domain.checkpoint import CheckpointSigned, checkpoint_stream_id
 from ledger.domain.envelope import IdempotencyKey
@@ -54,6 +55,9 @@ WRITER_LOCK_WAIT_S = 30.0
 Staged = StagedPlan | AppendPlan
 
 log = logging.getLogger("ledger.eventstore")
+
+# Events stored under a persisted class's earlier path decode as that class.
+register_moved()
 
 
 def _writer_lock_key(store_name: str, tenant: str) -> int:
