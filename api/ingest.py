@@ -24,6 +24,7 @@ from api import examples
 from api.auth import require
 from api.models import IngestProblem, IngestResponse, Problem
 from api.problems import AUTHENTICATED, PROBLEM_MEDIA_TYPE, ProblemError, problem, problems
+from ledger.adapters import strict_json
 from ledger.application.recording import Ledger, summarize
 from ledger.domain.access import Capability, Principal
 from ledger.domain.recording import Outcome, Reason, Status
@@ -35,8 +36,9 @@ router = APIRouter(tags=["ingest"])
 
 def foreign_tenant(item: object, tenant: str) -> str | None:
     """The other tenant an event names, if it names one (a missing or non-string tenant is
-    left to the contract's validation, which says precisely what is wrong)."""
-    if isinstance(item, dict):
+    left to the contract's validation, which says precisely what is wrong, as is an event
+    read with defects: its tenant may be one of two equal keys)."""
+    if isinstance(item, dict) and type(item) is not strict_json.Refused:
         named = item.get("tenant")
         if isinstance(named, str) and named != tenant:
             return named
@@ -135,8 +137,9 @@ async def post_events(
     """
     body = await request.body()
     try:
-        parsed = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        # Strict: an event with duplicate keys or an inexact integer is refused alone.
+        parsed = strict_json.loads(body)
+    except strict_json.InvalidJson as exc:
         raise ProblemError(400, "Body is not JSON", f"invalid JSON: {exc}") from exc
     items = parsed if isinstance(parsed, list) else [parsed]
     ledger: Ledger = request.app.state.ledger

@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-import orjson
-
+from ledger.adapters import strict_json
 from ledger.adapters.validation import EventValidator
 from ledger.domain.recording import Reason
 
@@ -33,13 +32,14 @@ def parse_value(value: bytes | None) -> tuple[object, Reason | None]:
     """The message value as JSON, or why it is not JSON (rule `invalid_json`).
 
     The ledger validates JSON objects; bytes that are not JSON never reach it, but they
-    must still be dead-lettered with their reason, so the reason is made here.
+    must still be dead-lettered with their reason, so the reason is made here. JSON with
+    duplicate keys or inexact integers is read (strictly) and refused by the validator.
     """
     if value is None:
         return None, Reason("invalid_json", "", "the message has no value (a tombstone)")
     try:
-        return orjson.loads(value), None
-    except orjson.JSONDecodeError as exc:
+        return strict_json.loads(value), None
+    except strict_json.InvalidJson as exc:
         return None, Reason("invalid_json", "", f"the message value is not valid JSON: {exc}")
 
 

@@ -31,6 +31,10 @@ from jsonschema import (  # type: ignore[import-untyped]
 )
 from jsonschema.validators import extend  # type: ignore[import-untyped]
 
+from ledger.adapters.strict_json import Defect, Refused
+from ledger.adapters.value_checks import envelope_defects
+from ledger.domain.representable import OutOfRange, bounded_duration
+from ledger.domain.catalog import DERIVED_TYPES, INBOUND_TYPES
 from ledger.resources import SCHEMAS_DIR
 
 __all__ = [
@@ -44,42 +48,6 @@ __all__ = [
 ]
 
 DEFAULT_SCHEMAS_DIR: Final[Path] = SCHEMAS_DIR
-
-# Spelled out here rather than read from types.json so that importing this module never
-# touches the disk; EventValidator refuses to start if types.json disagrees.
-INBOUND_TYPES: Final[frozenset[str]] = frozenset(
-    {
-        "ledger.org.unit.defined",
-        "ledger.org.employee.assigned",
-        "ledger.org.employee.departed",
-        "ledger.access.role.defined",
-        "ledger.access.role.granted",
-        "ledger.access.role.revoked",
-        "ledger.policy.defined",
-        "ledger.process.defined",
-        "ledger.case.opened",
-        "ledger.step.started",
-        "ledger.step.completed",
-        "ledger.operation.submitted",
-        "ledger.operation.approved",
-        "ledger.operation.rejected",
-        "ledger.inspection.recorded",
-        "ledger.decision.overridden",
-        "ledger.violation.reviewed",
-        "ledger.incident.reported",
-        "ledger.case.closed",
-    }
-)
-DERIVED_TYPES: Final[frozenset[str]] = frozenset(
-    {
-        "violation.flagged",
-        "deadline.missed",
-        "obligation.escalated",
-        "liability.assigned",
-        "liability.corrected",
-        "duty.fulfilled",
-    }
-)
 
 _CASE_KIND: Final = "case"
 _MAX_DETAIL: Final = 300  # schema messages quote the instance; keep DLQ headers bounded
@@ -292,6 +260,8 @@ class EventValidator:
         All problems are reported at once, not the first one, so an upstream team can
         fix a rejected batch in one round trip.
         """
+        if type(envelope) is Refused:  # read with duplicate keys or inexact integers
+            return _finish(_defect_problems(envelope.defects, _event_id(envelope)))
         if not isinstance(envelope, dict):
             return [
                 _problem(
@@ -301,14 +271,17 @@ class EventValidator:
                     f"an event must be a JSON object, not {type(envelope).__name__}",
                 )
             ]
-        if self._plainly_valid(envelope):
+        if self._plainly_valid(envelope) and not envelope_defects(envelope, parsed_time=True):
             return []
         return self._full_problems(envelope)
 
     def _full_problems(self, envelope: dict[str, Any]) -> list[Problem]:
-        raw_id = envelope.get("id")
-        event_id = raw_id if isinstance(raw_id, str) else None
+        event_id = _event_id(envelope)
         problems = set(_schema_problems(self._envelope, envelope, (), event_id))
+        # jsonschema-rs takes second 60 for a real time: the engine's parser says it is not.
+        time_reported = any(problem.field == "time" for problem in problems)
+        problems.update(_defect_problems(
+            envelope_defects(envelope, parsed_time=not time_reported), event_id))
 
         event_type = envelope.get("type")
         if isinstance(event_type, str):
@@ -486,6 +459,16 @@ def _error_problems(error: Any, prefix: tuple[str, ...], event_id: str | None) -
         yield _problem(event_id, _dotted(path), keyword, _shorten(error.message))
 
 
+def _event_id(envelope: Mapping[str, Any]) -> str | None:
+    raw_id = envelope.get("id")
+    return raw_id if isinstance(raw_id, str) else None
+
+
+def _defect_problems(defects: Iterable[Defect], event_id: str | None) -> Iterator[Problem]:
+    for defect in defects:
+        yield _problem(event_id, defect.field, defect.rule, defect.detail)
+
+
 def _finish(problems: Iterable[Problem]) -> list[Problem]:
     """Deduplicate and order; a value of the wrong type gets only its type problem.
 
@@ -520,8 +503,34 @@ def _semantic_problems(
 ) -> Iterator[Problem]:
     if event_type == "ledger.policy.defined":
         yield from _policy_problems(data, event_id)
+        yield from _duration_problems(data, "review_within", "data", event_id)
     elif event_type == "ledger.process.defined":
         yield from _process_problems(data, event_id)
+        steps = data.get("steps")
+        for i, step in enumerate(steps if isinstance(steps, list) else ()):
+            if isinstance(step, Mapping):
+                yield from _duration_problems(step, "due", f"data.steps.{i}", event_id)
+
+
+# The schemas' ISO 8601 duration pattern: a value of another shape is reported there.
+_DURATION_SHAPE: Final = re.compile(
+    r"P(?:[0-9]+W|(?=[0-9]|T[0-9])(?:[0-9]+Y)?(?:[0-9]+M)?(?:[0-9]+D)?"
+    r"(?:T(?=[0-9])(?:[0-9]+H)?(?:[0-9]+M)?(?:[0-9]+(?:\.[0-9]+)?S)?)?)"
+)
+
+
+def _duration_problems(
+    holder: Mapping[str, Any], name: str, at: str, event_id: str | None
+) -> Iterator[Problem]:
+    """A duration the engine would compute a deadline from, within the documented bound
+    (ledger.domain.representable), parsed by the engine's own parser."""
+    value = holder.get(name)
+    if not isinstance(value, str) or not _DURATION_SHAPE.fullmatch(value):
+        return
+    try:
+        bounded_duration(value)
+    except OutOfRange as exc:
+        yield _problem(event_id, f"{at}.{name}", exc.rule, exc.detail)
 
 
 def _policy_problems(data: Mapping[str, Any], event_id: str | None) -> Iterator[Problem]:

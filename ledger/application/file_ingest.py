@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from ledger.adapters import strict_json
 from ledger.application.recording import Ledger
 from ledger.domain.recording import Outcome, Reason, Status
 
@@ -38,9 +39,11 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
 
 
 def _parse(line: bytes) -> tuple[object, Reason | None]:
+    """The line's JSON (strictly read: duplicate keys and inexact integers are refused by
+    the validator, for this line alone), or why it is not JSON."""
     try:
-        return orjson.loads(line), None
-    except orjson.JSONDecodeError as exc:
+        return strict_json.loads(line), None
+    except strict_json.InvalidJson as exc:
         return None, Reason("invalid_json", "", f"line is not valid JSON: {exc}")
 
 
