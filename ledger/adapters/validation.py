@@ -33,8 +33,8 @@ from jsonschema.validators import extend  # type: ignore[import-untyped]
 
 from ledger.adapters.strict_json import Defect, Refused
 from ledger.adapters.value_checks import envelope_defects
-from ledger.domain.representable import OutOfRange, bounded_duration
 from ledger.domain.catalog import DERIVED_TYPES, INBOUND_TYPES
+from ledger.domain.representable import OutOfRange, bounded_duration
 from ledger.resources import SCHEMAS_DIR
 
 __all__ = [
@@ -223,7 +223,7 @@ def _load_types(schemas_dir: Path) -> tuple[dict[str, _TypeSpec], dict[str, str]
     derived = {name: entry["data_schema"] for name, entry in registry["derived"].items()}
     if set(inbound) != INBOUND_TYPES or set(derived) != DERIVED_TYPES:
         raise ValueError(
-            "types.json and ledger.adapters.validation disagree on the event types: "
+            "types.json and ledger.domain.catalog disagree on the event types: "
             f"inbound {sorted(set(inbound) ^ INBOUND_TYPES)}, "
             f"derived {sorted(set(derived) ^ DERIVED_TYPES)}"
         )

@@ -12,19 +12,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ledger.domain.catalog import (
+    DEADLINE_MISSED,
+    DUTY_FULFILLED,
+    LIABILITY_ASSIGNED,
+    LIABILITY_CORRECTED,
+    OBLIGATION_ESCALATED,
+    VIOLATION_FLAGGED,
+)
 from ledger.domain.envelope import content_digest
 from ledger.domain.responsibility.facts import Fact
 from ledger.domain.responsibility.verdicts import CaseAssessment, Liability, short_hash
 
 ENGINE_SOURCE = "ledger/engine"
-DERIVED_TYPES = (
-    "violation.flagged",
-    "deadline.missed",
-    "obligation.escalated",
-    "liability.assigned",
-    "liability.corrected",
-    "duty.fulfilled",
-)
 
 
 @dataclass(slots=True)
@@ -38,10 +38,10 @@ class Emitted:
     def observe(self, envelope: Mapping[str, Any]) -> None:
         type_, data = envelope["type"], envelope["data"]
         self.digests[_key(envelope)] = _digest(envelope)
-        if type_ == "liability.assigned":
+        if type_ == LIABILITY_ASSIGNED:
             case = self.liabilities.setdefault(str(envelope.get("subject")), {})
             case[data["liability_id"]] = (data.get("claim", ""), data["employee_id"])
-        elif type_ == "liability.corrected":
+        elif type_ == LIABILITY_CORRECTED:
             self.corrected.add(data["liability_id"])
 
 
@@ -108,7 +108,7 @@ def assessment_events(tenant: str, a: CaseAssessment) -> list[dict[str, Any]]:
         out.append(
             _envelope(
                 tenant,
-                "violation.flagged",
+                VIOLATION_FLAGGED,
                 v.violation_id,
                 v.fact.time,
                 a.case_id,
@@ -136,12 +136,12 @@ def assessment_events(tenant: str, a: CaseAssessment) -> list[dict[str, Any]]:
         for name in ("step", "violation_id", "owner_id", "unit_id"):
             if getattr(m, name) is not None:
                 data[name] = getattr(m, name)
-        out.append(_envelope(tenant, "deadline.missed", m.key, m.due, a.case_id, data, m.cause))
+        out.append(_envelope(tenant, DEADLINE_MISSED, m.key, m.due, a.case_id, data, m.cause))
     for e in a.escalations:
         out.append(
             _envelope(
                 tenant,
-                "obligation.escalated",
+                OBLIGATION_ESCALATED,
                 e.key,
                 e.at,
                 a.case_id,
@@ -158,7 +158,7 @@ def assessment_events(tenant: str, a: CaseAssessment) -> list[dict[str, Any]]:
         out.append(
             _envelope(
                 tenant,
-                "liability.assigned",
+                LIABILITY_ASSIGNED,
                 li.liability_id,
                 li.at,
                 a.case_id,
@@ -181,7 +181,7 @@ def assessment_events(tenant: str, a: CaseAssessment) -> list[dict[str, Any]]:
             duty["violation_id"] = d.violation_id
         if d.unit_id is not None:
             duty["unit_id"] = d.unit_id
-        out.append(_envelope(tenant, "duty.fulfilled", d.key, d.at, a.case_id, duty, d.facts[0]))
+        out.append(_envelope(tenant, DUTY_FULFILLED, d.key, d.at, a.case_id, duty, d.facts[0]))
     out.sort(key=lambda e: (datetime.fromisoformat(e["time"]), e["id"]))
     return out
 
@@ -209,7 +209,7 @@ def derive(
             data["reason"] = "later or corrected data names someone else"
         new.append(
             _envelope(
-                tenant, "liability.corrected", liability_id, at, assessment.case_id, data, None
+                tenant, LIABILITY_CORRECTED, liability_id, at, assessment.case_id, data, None
             )
         )
     for envelope in new:
