@@ -16,7 +16,12 @@ from typing import Any, Final
 from ledger.adapters.strict_json import Defect
 from ledger.domain.representable import MAX_SAFE_INTEGER, OutOfRange, event_time
 
-__all__ = ["envelope_defects", "is_identifier"]
+__all__ = ["MAX_DEPTH", "envelope_defects", "is_identifier"]
+
+#: How deeply an envelope's objects and arrays may nest (the envelope itself is depth 0,
+#: `data` 1): far beyond any business payload, and well within what the canonical writer
+#: (orjson writes 254 levels) and the interpreter's recursion limit can hash and store.
+MAX_DEPTH: Final = 64
 
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 #: Fields that name something (besides every `*_id` and `*_ids`), at any depth.
@@ -46,12 +51,19 @@ def envelope_defects(envelope: Mapping[str, Any], *, parsed_time: bool) -> list[
 
 def _value_defects(envelope: Mapping[str, Any]) -> Iterator[Defect]:
     """Control characters in identifiers, integers beyond I-JSON's range, numbers that are
-    not finite: one walk, without recursion (the depth is the sender's choice)."""
+    not finite, nesting beyond MAX_DEPTH: one walk, without recursion (the depth is the
+    sender's choice)."""
     stack: list[tuple[Any, tuple[str, ...], bool]] = [(envelope, (), False)]
+    too_deep = False
     while stack:
         value, path, naming = stack.pop()
         kind = type(value)
-        if kind is str:
+        if len(path) >= MAX_DEPTH and isinstance(value, (Mapping, list)):
+            if not too_deep:
+                too_deep = True
+                yield Defect("nesting_too_deep", ".".join(path[:MAX_DEPTH]),
+                             f"objects and arrays nest deeper than {MAX_DEPTH} levels")
+        elif kind is str:
             if naming and _CONTROL.search(value):
                 yield _control(path, value)
         elif kind is dict or isinstance(value, Mapping):
