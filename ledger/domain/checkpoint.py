@@ -33,12 +33,13 @@ import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from ledger.domain.envelope import canonical_bytes, derived_uuid
 from ledger.domain.events import EntryRecorded
 from ledger.domain.merkle import leaf_hash
+from ledger.domain.signed_note import TreeHead
 
 LEAF_TAG = b"ledger-leaf-v1\x00"
 CHECKPOINT_FORMAT = "ledger-checkpoint/v1"
@@ -152,6 +153,17 @@ class CheckpointSigned:
     key_id: str
     signature: str  # base64 of the 64-byte Ed25519 signature over body().canonical()
     tiles: list[str]
+    #: The same statement as a C2SP checkpoint: the log's origin and the base64 Ed25519
+    #: signature of its note text (signed_note.py); None on checkpoints made before.
+    origin: str | None = None
+    note_signature: str | None = None
+
+    class_version: ClassVar[int] = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state.setdefault("origin", None)
+        state.setdefault("note_signature", None)
 
     @property
     def sequence(self) -> int:
@@ -170,6 +182,12 @@ class CheckpointSigned:
             "signature": self.signature,
         }
 
+    def tree_head(self) -> TreeHead | None:
+        """The checkpoint's C2SP note text, when it was signed as one."""
+        if self.origin is None:
+            return None
+        return TreeHead(self.origin, self.tree_size, bytes.fromhex(self.root_hash))
+
 
 def body_from_dict(data: dict[str, Any]) -> CheckpointBody:
     """Read a checkpoint body back from its JSON form (as found in evidence files)."""
@@ -182,3 +200,39 @@ def body_from_dict(data: dict[str, Any]) -> CheckpointBody:
         timestamp=datetime.fromisoformat(str(data["timestamp"])),
         key_id=str(data["key_id"]),
     )
+
+
+def cosignature_stream_id(tenant: str) -> UUID:
+    """Each tenant's witness cosignatures are one stream, in the order they were received."""
+    return derived_uuid("cosignatures", tenant)
+
+
+def signing_keys_stream_id() -> UUID:
+    """The keys that signed checkpoints, in the order they were first used."""
+    return derived_uuid("signing-keys", "all")
+
+
+@dataclass(frozen=True)
+class CheckpointCosigned:
+    """A witness checked the tenant's checkpoint of `tree_size` against what it saw before,
+    and cosigned it (C2SP tlog-cosignature v1); `line` is its note signature line."""
+
+    originator_id: UUID
+    originator_version: int
+    timestamp: datetime
+    tenant: str
+    tree_size: int
+    root_hash: str
+    witness: str
+    line: str
+
+
+@dataclass(frozen=True)
+class SigningKeyAnnounced:
+    """The ledger started signing checkpoints with this key (valid until the next one)."""
+
+    originator_id: UUID
+    originator_version: int
+    timestamp: datetime
+    key_id: str
+    public_key: str  # base64 of the 32 raw Ed25519 public key bytes
