@@ -23,6 +23,7 @@ from typing import Final
 import isodate
 
 from ledger.domain.responsibility.org import duration
+from ledger.errors import LedgerError
 
 __all__ = [
     "EARLIEST_TIME",
@@ -48,8 +49,10 @@ _REFERENCE_END: Final = _REFERENCE.replace(year=_REFERENCE.year + MAX_DURATION_Y
 _MAX_DURATION_TEXT: Final = 48
 
 
-class OutOfRange(ValueError):
+class OutOfRange(LedgerError, ValueError):
     """A value the engine cannot compute with; `rule` names the bound (as a problem rule)."""
+
+    code = "out-of-range"
 
     def __init__(self, rule: str, detail: str) -> None:
         super().__init__(detail)
@@ -70,6 +73,8 @@ def event_time(text: str) -> datetime:
         raise OutOfRange("invalid_time", f"{text!r} is not a real date and time ({exc})") from None
     if moment.tzinfo is None:
         raise OutOfRange("invalid_time", f"{text!r} has no offset")
+    if 1 < moment.year < LATEST_TIME.year:  # the common case, decided in one comparison
+        return moment
     if not EARLIEST_TIME <= moment.replace(tzinfo=UTC) <= LATEST_TIME:
         raise OutOfRange(
             "time_unrepresentable",

@@ -76,6 +76,10 @@ CASES: dict[str, Case] = {
     "integer_beyond_2_53": Case(
         lambda i: _replaced(envelope(i), b'"return_days":7', b'"return_days":-9007199254740993'),
         "integer_out_of_range", "data.payload.return_days"),
+    "number_beyond_a_doubles_precision": Case(
+        lambda i: _replaced(envelope(i), b'"return_days":7',
+                            b'"return_days":12345678.900000000001'),
+        "number_inexact", "data.payload.return_days"),
     "duplicate_tenant": Case(
         lambda i: _replaced(envelope(i), b'"tenant":"acme"', b'"tenant":"beta","tenant":"acme"'),
         "duplicate_key", "tenant"),
@@ -246,6 +250,12 @@ def test_a_hostile_message_of_a_kafka_batch_is_dead_lettered_with_its_rule(
 def test_the_fast_reading_and_the_strict_one_agree_on_plain_json() -> None:
     raw = orjson.dumps([envelope("a", note="10:00 \u00e9 \\u003a"), envelope("b")])
     assert strict_json.loads(raw) == strict_json._strict(raw) == orjson.loads(raw)
+
+
+@pytest.mark.parametrize("text", ["1.50", "0.1", "1e2", "-0.0", "123456789012345.0",
+                                  "0.30000000000000004", "5e-324"])
+def test_a_number_a_double_holds_exactly_as_written_is_read_as_that_double(text: str) -> None:
+    assert strict_json.loads(b'{"n":' + text.encode() + b"}") == {"n": float(text)}
 
 
 @pytest.mark.parametrize("raw", [
