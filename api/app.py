@@ -25,7 +25,7 @@ from api.tokens import router as tokens_router
 from ledger.application.recording import Ledger
 from ledger.application.tokens import AuditTrail, TokenService
 
-DESCRIPTION = """Event-sourced accountability ledger (see CONTRACT.md).
+DESCRIPTION = """Event-sourced accountability ledger (rules: docs/domain-rules.md).
 
 Send `Authorization: Bearer <token>` (from `ledger token create` or `POST /v1/tokens`)
 with every request but the health probes. The token's tenant is the only one you read or

@@ -4,7 +4,7 @@ Every read route takes a `Caller` from `reader(capability)`: the token is checke
 (api/auth.py), then the read models are opened and, for a manager, their scope is worked
 out. The tenant is always the token's.
 
-The manager rule (README, "Access control"): a manager token names a unit; its holder
+The manager rule (docs/http-api.md, "Access control"): a manager token names a unit; its holder
 reads what concerns the employees assigned, *as the org chart stands now* (the service's
 clock), to that unit or any unit below it:
 

@@ -1,4 +1,4 @@
-"""Example answers for the OpenAPI document, taken from CONTRACT's worked example E1.
+"""Example answers for the OpenAPI document, taken from worked example E1 (docs/domain-rules.md).
 
 Kept apart from the routes so the routes stay readable; `ok(example)` turns one into the
 `responses` entry of a route's success answer.

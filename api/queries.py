@@ -1,4 +1,5 @@
-"""The read API (CONTRACT section 6): chains, violations, liabilities, unit reports.
+"""The read API (docs/domain-rules.md, Queries): chains, violations, liabilities, unit
+reports.
 
 Routes translate HTTP into `projections.reads.ReadModels` calls and nothing more. Every
 read is scoped to the tenant of the caller's bearer token and, for a manager, to their

@@ -1,4 +1,5 @@
-"""Response models of the read API (CONTRACT section 6), kept apart from the views' rows.
+"""Response models of the read API (docs/domain-rules.md, Queries), kept apart from the
+views' rows.
 
 The routes answer with orjson directly; these models document the shapes (OpenAPI) and
 tests validate answers against them.

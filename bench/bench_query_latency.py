@@ -1,5 +1,5 @@
-"""Read API latency over >= 1M ledger entries on PostgreSQL, 50 concurrent clients (issue 5,
-item 6): `GET /v1/cases/{case_id}/chain` and `GET /v1/liabilities?employee_id=`, beside
+"""Read API latency over >= 1M ledger entries on PostgreSQL, 50 concurrent clients:
+`GET /v1/cases/{case_id}/chain` and `GET /v1/liabilities?employee_id=`, beside
 `GET /healthz` on the same server (the ceiling).
 
 The store (built once, reused by later runs):

@@ -1,5 +1,5 @@
-"""`make demo`: CONTRACT's worked examples E1-E4 recorded in the embedded store, the
-responsibility engine run over them, and each case's chain shown in the terminal."""
+"""`make demo`: the worked examples E1-E4 (docs/domain-rules.md) recorded in the embedded
+store, the responsibility engine run over them, and each case's chain shown in the terminal."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ CASES = {
 def run_demo(console: Console, path: Path = WORKED_EXAMPLES) -> None:
     settings = Settings()
     ledger = build_ledger(settings)
-    console.rule("[bold]Accountability ledger: CONTRACT worked examples E1-E4")
+    console.rule("[bold]Accountability ledger: worked examples E1-E4")
     store = "PostgreSQL" if settings.database_url else str(settings.sqlite_path)
     console.print(f"store: {store}")
     first = ingest_file(ledger, path, settings.ingest_batch_size)

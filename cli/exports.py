@@ -1,4 +1,4 @@
-"""`ledger export evidence|units`: HR evidence and unit reports to files (issue 5).
+"""`ledger export evidence|units`: HR evidence and unit reports to files.
 
 The documents are the API's own (`GET /v1/employees/{id}/evidence`, `GET /v1/reports/units`):
 built by the same code from the same read models (`api.evidence.evidence_document`,

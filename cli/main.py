@@ -97,7 +97,7 @@ def demo(
     serve_after: Annotated[bool, typer.Option("--serve/--no-serve")] = True,
     port: Annotated[int, typer.Option()] = 8000,
 ) -> None:
-    """Load CONTRACT's worked examples E1-E4 into the store, show them, then serve the API."""
+    """Load the worked examples E1-E4 into the store, show them, then serve the API."""
     from cli.demo import run_demo
 
     run_demo(console)

@@ -3,10 +3,9 @@
 Ingest allocates a few dozen container objects per event (parsed JSON, envelopes,
 domain events, rows) and frees nearly all of them by reference counting a batch later.
 CPython's cyclic collector, at its default threshold of 700 allocations, walks them
-over and over for cycles that are not there: about a fifth of a consumer's CPU, measured
-on `Ledger.record` batches (bench/bench_kafka_ingest.py, 12-16k events/s with this
-tuning against 11-12k without). What start-up built (schemas, compiled rules, the
-library's modules) is moved out of the collector's sight for good.
+over and over for cycles that are not there: about a fifth of a consumer's CPU
+(docs/decisions/0004-gc-tuning-for-ingest.md). What start-up built (schemas, compiled
+rules, the library's modules) is moved out of the collector's sight for good.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`ledger token create|list|revoke`: API tokens for the HTTP API (issue 5)."""
+"""`ledger token create|list|revoke`: API tokens for the HTTP API."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Kafka ingestion with exactly-once effect (issue 3).
+"""Kafka ingestion with exactly-once effect (docs/decisions/0005-kafka-exactly-once-effect.md).
 
 - `batch`: one partition batch -> one ledger transaction (events, dead letters, position);
 - `consumer`: the consumer-group member (`ledger consume`), positions from the ledger;

@@ -1,11 +1,11 @@
 """Dead letters: Kafka messages the ledger refused, kept with their original bytes.
 
-CONTRACT section 2: rejected input is never dropped silently; from Kafka the original
-bytes go to a dead-letter topic with the reason, and are counted and queryable. A dead
-letter is therefore first an event in the ledger's own store, written in the same
-transaction as the batch it came from and its read position (so a crash can neither
-lose it nor record it twice), and only then published to the DLQ topic by the outbox
-relay (consumers/relay.py).
+Rejected input is never dropped silently (docs/domain-rules.md, Rejected input): from
+Kafka the original bytes go to a dead-letter topic with the reason, and are counted and
+queryable. A dead letter is therefore first an event in the ledger's own store, written
+in the same transaction as the batch it came from and its read position (so a crash can
+neither lose it nor record it twice), and only then published to the DLQ topic by the
+outbox relay (consumers/relay.py).
 
 Pure: no I/O and no clock here; the time comes in as an argument.
 """

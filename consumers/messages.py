@@ -44,8 +44,8 @@ def parse_value(value: bytes | None) -> tuple[object, Reason | None]:
 
 
 def message_key(envelope: object, validator: EventValidator) -> str | None:
-    """CONTRACT section 2: the key is the `subject`; org events without one use the id of
-    the employee or unit (the type's stream-key field, schemas/types.json).
+    """The key is the `subject` (docs/domain-rules.md, Envelope); org events without one
+    use the id of the employee or unit (the type's stream-key field, schemas/types.json).
 
     One case's events therefore share a partition and keep their order. Something that is
     not an envelope has no key (it lands on any partition and is dead-lettered there).

@@ -1,9 +1,9 @@
 """`ledger publish FILE.jsonl`: upstream systems' (and tests') way onto the events topic.
 
 Each line is sent as it is in the file (the bytes on Kafka are the bytes of the line), with
-`acks=all`, keyed per CONTRACT section 2 (consumers.messages.message_key). A line that is
-not JSON is refused unless `raw` is set: poison-message tests need to publish such lines
-on purpose, an upstream system should not do it by accident.
+`acks=all`, keyed as docs/domain-rules.md, Envelope says (consumers.messages.message_key).
+A line that is not JSON is refused unless `raw` is set: poison-message tests need to
+publish such lines on purpose, an upstream system should not do it by accident.
 """
 
 from __future__ import annotations

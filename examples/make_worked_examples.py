@@ -1,4 +1,5 @@
-"""Writes CONTRACT section 7's worked examples E1-E4 as JSON Lines (examples/worked-examples.jsonl).
+"""Writes the worked examples E1-E4 (docs/domain-rules.md, Worked examples) as JSON Lines
+(examples/worked-examples.jsonl).
 
 Kept as code so the fixture stays readable; the .jsonl it writes is committed and is
 what `make demo` and the tests load. Run from the repository root:

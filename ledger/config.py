@@ -1,4 +1,5 @@
-"""Settings, from environment variables (documented in the README), with sane defaults.
+"""Settings, from environment variables (docs/operations.md, Configuration), with sane
+defaults.
 
 With nothing configured the ledger runs embedded: SQLite under $LEDGER_HOME.
 """
@@ -37,7 +38,7 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:19092"
     events_topic: str = "ledger.events"
     dlq_topic: str = "ledger.events.dlq"
-    # Tamper evidence (issue 6): signed Merkle checkpoints; see ledger/application/sealing.py.
+    # Tamper evidence: signed Merkle checkpoints; see ledger/application/sealing.py.
     checkpoint_every: int = Field(
         default=1000, ge=1,
         description="Sign a checkpoint once a tenant's ledger grew by this many entries...",
@@ -59,7 +60,7 @@ class Settings(BaseSettings):
     signing_required: bool = Field(
         default=False, description="Refuse to start without a signing key (production)."
     )
-    # Kafka ingest (issue 3): consumers/; see README "Kafka ingest".
+    # Kafka ingest: consumers/; see docs/operations.md, "Kafka".
     kafka_group: str = Field(default="ledger", description="Consumer group of `ledger consume`.")
     kafka_partitions: int = Field(
         default=12, ge=1, description="Partitions of the events topic when it is created."

@@ -1,4 +1,4 @@
-"""Read models of the ledger (issue 4): views written from the ledger's entries with their
+"""Read models of the ledger: views written from the ledger's entries with their
 read position, a runner to catch them up or rebuild them, and the queries the API asks.
 
 `runner` (catch up, rebuild, status, live worker), `views` (the library's tracking

@@ -191,7 +191,8 @@ class Prover:
 
 
 def resolve_event(store: EventStore, tenant: str, ref: str) -> list[EntryRecorded]:
-    """The entries an event reference names: `id`, or `source#id` (CONTRACT section 3).
+    """The entries an event reference names: `id`, or `source#id` (docs/domain-rules.md,
+    Case operations).
 
     A plain id is looked up first (an id may itself contain '#'); more than one entry
     means several sources used that id, and the caller should ask for `source#id`.

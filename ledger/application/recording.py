@@ -92,8 +92,7 @@ class Ledger:
         It pauses while this process holds a turn (checked every `_YIELD_EVERY` items):
         every other writer of those tenants waits for the turn to end, and the turn's
         Python work (linking, rows, the COPY's writes) would otherwise wait for the GIL
-        behind this loop. Measured with two consumers in alternating runs: each of four
-        pairs faster with the pause, by 1% to 20%.
+        behind this loop (measured: docs/decisions/0003-writer-lock.md).
         """
         rejected: list[Outcome] = []
         by_tenant: dict[str, list[tuple[int, Envelope]]] = defaultdict(list)
@@ -125,8 +124,8 @@ class Ledger:
     def record_derived(
         self, envelopes: Sequence[dict[str, Any]], tracking: Tracking | None
     ) -> list[Outcome]:
-        """Append what the ledger derived itself (CONTRACT section 4) to the tenants' ledgers,
-        with the deriving reader's position, in one transaction.
+        """Append what the ledger derived itself (docs/domain-rules.md, Derived entries) to the
+        tenants' ledgers, with the deriving reader's position, in one transaction.
 
         Derived envelopes are checked against their schemas: one that does not match is a
         bug in the ledger, never something to record.

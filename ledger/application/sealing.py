@@ -315,7 +315,7 @@ def install_sealer(ledger: Ledger, settings: Settings) -> Sealer | None:
             raise MissingSigningKeyError()
         log.warning(
             "no signing key configured (LEDGER_SIGNING_KEY_FILE): entries are hash-chained "
-            "but no checkpoint is signed; see README, Tamper evidence"
+            "but no checkpoint is signed; see docs/operations.md, Keys and checkpoints"
         )
         return None
     sealer = Sealer(

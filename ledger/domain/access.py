@@ -114,7 +114,7 @@ class TokenRevoked:
 
 @dataclass(frozen=True)
 class EvidenceRead:
-    """Someone read evidence: auditors get audited (issue 5).
+    """Someone read evidence: whoever reads evidence is audited.
 
     Who (`token_id`: the token's id, or `cli:<user>` for the export CLI; `role`), what
     (`route`; `subject`: the employee, empty for a unit report; `query`: the period and

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
-# --- inbound: sent by upstream systems (CONTRACT section 3) --------------------------------
+# --- inbound: sent by upstream systems (docs/domain-rules.md, Upstream event types) --------
 
 ORG_UNIT_DEFINED: Final = "ledger.org.unit.defined"
 ORG_EMPLOYEE_ASSIGNED: Final = "ledger.org.employee.assigned"
@@ -54,7 +54,7 @@ INBOUND_TYPES: Final[frozenset[str]] = frozenset(
     }
 )
 
-# --- derived: written by the responsibility engine only (CONTRACT section 4) ---------------
+# --- derived: written by the responsibility engine only (docs/domain-rules.md) -------------
 
 VIOLATION_FLAGGED: Final = "violation.flagged"
 DEADLINE_MISSED: Final = "deadline.missed"

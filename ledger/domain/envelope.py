@@ -107,7 +107,8 @@ def content_digest(value: Any) -> str:
 
 @dataclass(frozen=True, slots=True)
 class IdempotencyKey:
-    """CONTRACT section 2: (tenant, source, id) names an event once and for all."""
+    """(tenant, source, id) names an event once and for all (docs/domain-rules.md,
+    Idempotency)."""
 
     tenant: str
     source: str

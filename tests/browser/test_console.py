@@ -1,7 +1,7 @@
 """The web console, as an auditor and HR use it, in a real headless Chromium.
 
 Each test drives the pages the way a person would (labels, buttons, links) against the
-real API server holding CONTRACT's worked examples (see conftest.py), and keeps a
+real API server holding the worked examples (see conftest.py), and keeps a
 screenshot of what it saw in test-artifacts/console/.
 """
 

@@ -1,4 +1,4 @@
-"""CONTRACT section 5, rule by rule, through the public ingest path and the engine, on
+"""docs/domain-rules.md, Semantics, rule by rule, through the public ingest path and the engine, on
 SQLite and on the real PostgreSQL. Each test would fail if its rule were broken."""
 
 from __future__ import annotations

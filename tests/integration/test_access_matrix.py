@@ -1,4 +1,4 @@
-"""Access control (issue 5, item 2) over HTTP, on SQLite and PostgreSQL.
+"""Access control over HTTP (docs/http-api.md), on SQLite and PostgreSQL.
 
 The matrix: every role (and no token, a revoked token, a malformed one) x every route x a
 token of the data's own tenant or of another tenant, each with the exact status code it

@@ -1,4 +1,4 @@
-"""Fuzzing (issue 5, item 5): schemathesis against the API's own OpenAPI document.
+"""Fuzzing: schemathesis against the API's own OpenAPI document.
 
 The app is built in-process over the embedded store holding the worked examples (the
 `worked` fixture of test_query_api.py), with a signing key so checkpoints and proofs

@@ -1,4 +1,4 @@
-"""HR evidence (issue 5, point 3): every liability and positive record of an employee with
+"""HR evidence: every liability and positive record of an employee with
 the ledger events behind them, as JSON, CSV, XLSX and PDF; on SQLite and PostgreSQL."""
 
 from __future__ import annotations

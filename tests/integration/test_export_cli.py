@@ -1,4 +1,4 @@
-"""`ledger export evidence|units` (issue 5, point 3) on SQLite and PostgreSQL: the worked
+"""`ledger export evidence|units` on SQLite and PostgreSQL: the worked
 examples recorded and derived, then exported through the CLI in every format, read back
 (CSV parsed, XLSX opened, PDF text extracted, Chinese names found), and every export
 found in the tenant's audit trail."""
@@ -96,7 +96,7 @@ def store(ledger: Ledger, settings: Settings, tmp_path: Path) -> Iterator[Cli]:
 
 @pytest.fixture
 def worked(store: Cli) -> Cli:
-    """CONTRACT's worked examples recorded and derived (the views are left to the CLI)."""
+    """The worked examples recorded and derived (the views are left to the CLI)."""
     record(store.ledger, [*worked_examples(), SALES_2_UNDER_SALES])
     derive(store.ledger)
     return store

@@ -1,4 +1,4 @@
-"""POST /v1/events: one envelope or an array, a result per event (CONTRACT section 6),
+"""POST /v1/events: one envelope or an array, a result per event (docs/http-api.md),
 published with a publisher token for the token's own tenant only."""
 
 from __future__ import annotations

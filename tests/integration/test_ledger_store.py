@@ -1,4 +1,5 @@
-"""The ledger's recording contract (CONTRACT section 2), on SQLite and on real PostgreSQL."""
+"""The ledger's recording rules (docs/domain-rules.md, Envelope), on SQLite and on real
+PostgreSQL."""
 
 from __future__ import annotations
 

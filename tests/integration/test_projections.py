@@ -1,4 +1,4 @@
-"""Read models (issue 4, point 3) on SQLite and PostgreSQL: rebuilds equal live-built
+"""Read models on SQLite and PostgreSQL: rebuilds equal live-built
 views, projections resume from their own position, rows and position commit together."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The read API (issue 4, point 4) end to end: events in through POST /v1/events, the
+"""The read API end to end: events in through POST /v1/events, the
 engine derives, the views catch up, answers out through the query routes; on SQLite and
 PostgreSQL. Every request carries a bearer token of the tenant it concerns."""
 

@@ -1,4 +1,4 @@
-"""Tamper evidence (issue 6), on SQLite and on the real PostgreSQL.
+"""Tamper evidence, on SQLite and on the real PostgreSQL.
 
 The attacker here has write access to the database: each test edits the store's rows
 directly (sqlite3 / psycopg, never through the ledger) and expects `ledger verify` to

@@ -1,4 +1,5 @@
-"""CONTRACT sections 5 and 7 on the pure rules: facts in memory, verdicts out; no store.
+"""docs/domain-rules.md, Semantics and Worked examples, on the pure rules: facts in memory,
+verdicts out; no store.
 
 Envelopes become facts (facts.py), a tenant's facts and watermark (tenant.py) are assessed
 per case (assess.py) and turned into derived events (derive.py), as the engine does, but

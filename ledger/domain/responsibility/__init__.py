@@ -1,4 +1,5 @@
-"""Who was responsible for what: CONTRACT sections 4 and 5 as pure functions.
+"""Who was responsible for what, as pure functions: docs/domain-rules.md, Derived entries
+and Semantics.
 
 Facts (inbound events) and the tenant's effective-dated org chart and definitions go in;
 verdicts (violations, obligations, deadline misses, liabilities, fulfilled duties) and the

@@ -1,4 +1,5 @@
-"""CONTRACT section 5 applied to one case: verdicts and the responsibility chain."""
+"""The semantics (docs/domain-rules.md, Semantics) applied to one case: verdicts and the
+responsibility chain."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Verdicts into derived events (CONTRACT section 4), and corrections when they change.
+"""Verdicts into derived events, and corrections when they change (docs/domain-rules.md,
+Derived entries).
 
 Each derived event's id is `<type>:<key>:<digest>`: the same conclusion always gives the
 same event (so re-deriving is a harmless duplicate), a changed conclusion a new one.

@@ -1,4 +1,4 @@
-"""Assessments as the JSON documents of CONTRACT section 6 (chain, links, source)."""
+"""Assessments as the JSON documents of the chain query (docs/domain-rules.md, Queries)."""
 
 from __future__ import annotations
 

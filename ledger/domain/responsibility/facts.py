@@ -66,7 +66,7 @@ class Fact:
 class FactIndex:
     """Resolves `target_id` / `related_ids` references: `source#id`, or a plain id when
     only one source used it. An unresolved reference is kept by the caller and resolved
-    when its event arrives (CONTRACT section 3)."""
+    when its event arrives (docs/domain-rules.md, Case operations)."""
 
     def __init__(self) -> None:
         self._by_ref: dict[str, Fact] = {}

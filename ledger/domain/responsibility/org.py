@@ -1,7 +1,8 @@
 """The org chart and the rule book as they stood at any business time.
 
 History is kept, never replaced: every lookup is `as of t`, so a transfer on 03-10 does
-not change who supervised a violation dated 03-05 (CONTRACT section 5.1, example E4).
+not change who supervised a violation dated 03-05 (docs/domain-rules.md,
+Semantics: supervisor at the time; worked example E4).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ def _program(rule: str) -> Any:
 
 def check(rule: str, payload: Mapping[str, Any]) -> str | None:
     """None when the rule holds; else why not. An evaluation error (a missing field, a
-    type mismatch) counts as not holding, and says so (CONTRACT section 3)."""
+    type mismatch) counts as not holding, and says so (docs/domain-rules.md, Rules)."""
     try:
         result = _program(rule).execute({"payload": dict(payload)})
     except KeyError as exc:

@@ -29,7 +29,8 @@ class TenantFacts:
 
     @property
     def watermark(self) -> datetime | None:
-        """Latest event time seen minus the allowed lateness (CONTRACT section 5.7)."""
+        """Latest event time seen minus the allowed lateness (docs/domain-rules.md,
+        Semantics: watermark)."""
         return None if self.latest_time is None else self.latest_time - self.lateness
 
     def add(self, fact: Fact) -> set[str]:

@@ -135,7 +135,8 @@ class DutyFulfilled:
 
 @dataclass(frozen=True, slots=True)
 class Link:
-    """One operation in a case's responsibility chain (CONTRACT section 5.8)."""
+    """One operation in a case's responsibility chain (docs/domain-rules.md,
+    Semantics: responsibility chain and source)."""
 
     event_id: str
     ref: str
