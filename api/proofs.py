@@ -24,7 +24,7 @@ from api.auth import require
 from api.caller import caller_for
 from api.problems import AUTHENTICATED, ProblemError, problems
 from api.responses import OrjsonResponse
-from ledger.adapters.eventstore import EventStore
+from ledger.adapters.store import EventStore
 from ledger.application.evidence import NotSealedError, Prover, StoreDamagedError, resolve_event
 from ledger.domain.access import Capability, Principal
 from ledger.domain.events import EntryRecorded
@@ -67,6 +67,10 @@ class ProofBundleOut(BaseModel):
     tenant: str
     algorithms: dict[str, str]
     checkpoint: CheckpointOut
+    signed_note: str | None = Field(
+        default=None, description="The same checkpoint as a C2SP signed note with witness "
+        "cosignatures (null for checkpoints signed before notes were)."
+    )
     entries: list[ProvenEntryOut]
 
 

@@ -28,8 +28,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ledger.adapters.eventstore import EventStore
+from ledger.adapters.notes import raw_public, verify_note
 from ledger.adapters.signing import KeyRing, verify_signature
+from ledger.adapters.store import EventStore
+from ledger.application.transparency import note_of
 from ledger.domain.chain import entry_hash
 from ledger.domain.checkpoint import (
     CheckpointSigned,
@@ -49,6 +51,15 @@ from ledger.domain.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from ledger.domain.signed_note import (
+    ED25519,
+    NoteFormatError,
+    VerifierKey,
+    key_id,
+    parse_note,
+    parse_tree_head,
+)
+from ledger.errors import LedgerError
 
 BUNDLE_FORMAT = "ledger-proofs/v1"
 
@@ -65,12 +76,16 @@ ALGORITHMS = {
 }
 
 
-class NotSealedError(Exception):
+class NotSealedError(LedgerError):
     """The entry is not covered by a signed checkpoint yet; it will be at the next one."""
 
+    code = "not-sealed"
 
-class StoreDamagedError(Exception):
+
+class StoreDamagedError(LedgerError):
     """The stored tree data does not lead to the signed root; `ledger verify` says where."""
+
+    code = "store-damaged"
 
 
 # --- building ------------------------------------------------------------------------
@@ -159,6 +174,8 @@ class Prover:
             "tenant": tenant,
             "algorithms": ALGORITHMS,
             "checkpoint": checkpoint.as_dict(),
+            # The same checkpoint as a C2SP signed note, with witnesses' cosignatures.
+            "signed_note": note_of(self.store, checkpoint),
             "entries": items,
         }
 
@@ -266,7 +283,8 @@ def verify_bundle(bundle: Mapping[str, Any], keys: KeyRing) -> BundleReport:
         report.checkpoint_problem = "the bundle carries no checkpoint"
         return report
     report.checkpoint = dict(checkpoint)
-    report.checkpoint_problem = verify_checkpoint_json(checkpoint, keys)
+    report.checkpoint_problem = verify_checkpoint_json(checkpoint, keys) or _note_problem(
+        bundle.get("signed_note"), checkpoint, keys)
     if report.checkpoint_problem is None and checkpoint.get("tenant") != tenant:
         report.checkpoint_problem = f"the checkpoint is tenant {checkpoint.get('tenant')!r}'s"
     entries = bundle.get("entries")
@@ -276,6 +294,26 @@ def verify_bundle(bundle: Mapping[str, Any], keys: KeyRing) -> BundleReport:
     for item in entries:
         report.entries.append(_check_entry(item, str(tenant), checkpoint))
     return report
+
+
+def _note_problem(note: Any, checkpoint: Mapping[str, Any], keys: KeyRing) -> str | None:
+    """A signed note shown beside the checkpoint must state the same tree and verify."""
+    if note is None:
+        return None
+    try:
+        parsed = parse_note(str(note))
+        head = parse_tree_head(parsed.text)
+    except NoteFormatError as exc:
+        return f"the signed note is malformed: {exc}"
+    if (head.tree_size, head.root_hash.hex()) != (checkpoint.get("tree_size"),
+                                                  checkpoint.get("root_hash")):
+        return "the signed note states another tree than the checkpoint"
+    trusted = []
+    for public in keys.values():
+        raw = raw_public(public)
+        trusted.append(VerifierKey(head.origin, key_id(head.origin, ED25519, raw), ED25519, raw))
+    check = verify_note(parsed, trusted)
+    return None if check.ok else f"the signed note: {check.problem}"
 
 
 def _check_entry(item: Any, tenant: str, checkpoint: Mapping[str, Any]) -> EntryCheck:

@@ -35,12 +35,13 @@ from ledger.domain.signed_note import (
     parse_tree_head,
     vkey,
 )
+from ledger.errors import LedgerError
 
 
-class CosignatureRefused(ValueError):
+class CosignatureRefused(LedgerError, ValueError):
     """A posted cosignature is not one the ledger can keep."""
 
-    code = "cosignature_refused"
+    code = "cosignature-refused"
 
 
 def log_signature(checkpoint: CheckpointSigned, public_key: bytes) -> NoteSignature | None:
@@ -48,6 +49,24 @@ def log_signature(checkpoint: CheckpointSigned, public_key: bytes) -> NoteSignat
         return None
     kid = key_id(checkpoint.origin, ED25519, public_key)
     return NoteSignature(checkpoint.origin, kid, base64.b64decode(checkpoint.note_signature))
+
+
+def note_of(store: EventStore, checkpoint: CheckpointSigned) -> str | None:
+    """The checkpoint as a signed note with its cosignatures; None before notes existed."""
+    head = checkpoint.tree_head()
+    public = None
+    for key in store.stream_events(signing_keys_stream_id()):
+        if isinstance(key, SigningKeyAnnounced) and key.key_id == checkpoint.key_id:
+            public = base64.b64decode(key.public_key)
+    own = log_signature(checkpoint, public) if public else None
+    if head is None or own is None:
+        return None
+    lines = [own.line()]
+    for cosigned in store.stream_events(cosignature_stream_id(checkpoint.tenant)):
+        if (isinstance(cosigned, CheckpointCosigned) and cosigned.line not in lines
+                and cosigned.tree_size == checkpoint.tree_size):
+            lines.append(cosigned.line)
+    return head.note_text() + "\n" + "".join(lines)
 
 
 @dataclass(frozen=True)
@@ -93,17 +112,7 @@ class Transparency:
         return [e for e in events if isinstance(e, CheckpointCosigned)]
 
     def note(self, checkpoint: CheckpointSigned) -> str | None:
-        """The checkpoint as a signed note with its cosignatures; None before notes existed."""
-        head = checkpoint.tree_head()
-        public = self.public_key(checkpoint.key_id)
-        own = log_signature(checkpoint, public) if public else None
-        if head is None or own is None:
-            return None
-        lines = [own.line()]
-        for cosigned in self.cosignatures(checkpoint.tenant):
-            if cosigned.tree_size == checkpoint.tree_size and cosigned.line not in lines:
-                lines.append(cosigned.line)
-        return head.note_text() + "\n" + "".join(lines)
+        return note_of(self.store, checkpoint)
 
     def latest_note(self, tenant: str) -> str | None:
         latest = self.store.latest_checkpoint(tenant)

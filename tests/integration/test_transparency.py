@@ -249,3 +249,38 @@ def test_ledger_verify_without_a_trusted_key_says_so_instead_of_crying_tampered(
     result = _cli(tmp_path / "store", "verify")
     assert result.exit_code == 2
     assert "no trusted public key" in result.output and "TAMPERED" not in result.output
+
+
+def test_a_proof_bundle_carries_the_cosigned_note_and_a_changed_note_fails_it(
+    client: TestClient, signer: Signer, witness_key: Ed25519PrivateKey, clock: FixedClock,
+    tmp_path: Path,
+) -> None:
+    from ledger.application.evidence import verify_bundle
+
+    post(client, *(envelope(f"e{i}") for i in range(4)))
+    witness_for(tmp_path, client, witness_key, clock)()
+    bundle = client.get("/v1/proofs/e2").json()
+    assert WITNESS in bundle["signed_note"]
+    keys = {signer.key_id: signer.public_key}
+    assert verify_bundle(bundle, keys).ok
+    other_root = base64.b64encode(bytes(32)).decode()
+    lines = bundle["signed_note"].split("\n")
+    forged = {**bundle, "signed_note": "\n".join([lines[0], lines[1], other_root, *lines[3:]])}
+    report = verify_bundle(forged, keys)
+    assert not report.ok and "another tree" in (report.checkpoint_problem or "")
+
+
+def test_a_truncated_tail_is_caught_by_the_witness_s_memory(
+    client: TestClient, signer: Signer, witness_key: Ed25519PrivateKey, clock: FixedClock,
+    tmp_path: Path,
+) -> None:
+    post(client, *(envelope(f"e{i}") for i in range(8)))
+    witness_for(tmp_path, client, witness_key, clock)()
+    pub = _pem_public(signer, tmp_path)
+    # The insider keeps only the first four entries (and their checkpoint): a clean store.
+    _rewritten(tmp_path / "short", signer, clock,
+               [envelope(f"e{i}") for i in range(4)]).store.close()
+    result = _cli(tmp_path / "short", "verify", "--public-key", f"{signer.key_id}={pub}",
+                  "--witness-state", str(tmp_path / "witness"))
+    assert result.exit_code == 1, result.output
+    assert "entries were removed" in result.output
