@@ -26,6 +26,8 @@ refuses, loudly, and `ledger verify` says where.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -36,28 +38,35 @@ from uuid import UUID
 from eventsourcing.utils import get_topic
 
 from ledger.adapters.clock import Clock
-from ledger.adapters.eventstore import AppendConflict, EventStore
-from ledger.adapters.rows import ENTRY_TOPIC
+from ledger.adapters.notes import raw_public, sign_note
 from ledger.adapters.signing import MissingSigningKeyError, Signer, load_signer, signer_configured
+from ledger.adapters.store import AppendConflict, EventStore
+from ledger.adapters.store.rows import ENTRY_TOPIC
 from ledger.application.recording import Ledger
 from ledger.config import Settings
 from ledger.domain.chain import entry_hash
 from ledger.domain.checkpoint import (
     CheckpointBody,
     CheckpointSigned,
+    SigningKeyAnnounced,
     checkpoint_stream_id,
     entry_leaf_hash,
+    signing_keys_stream_id,
 )
 from ledger.domain.events import EntryRecorded, ledger_stream_id
 from ledger.domain.merkle import TILE_SIZE, TiledTree, tile_roots
 from ledger.domain.recording import Outcome, Status
+from ledger.domain.signed_note import DEFAULT_ORIGIN_PREFIX, TreeHead, origin_for
+from ledger.errors import LedgerError
 
 CHECKPOINT_TOPIC = get_topic(CheckpointSigned)
 log = logging.getLogger(__name__)
 
 
-class LedgerDamagedError(Exception):
+class LedgerDamagedError(LedgerError):
     """The stored ledger contradicts itself or its last checkpoint; nothing was signed."""
+
+    code = "ledger-damaged"
 
 
 @dataclass(slots=True)
@@ -90,8 +99,11 @@ class Sealer:
         clock: Clock,
         every: int,
         interval: timedelta,
+        origin_prefix: str = DEFAULT_ORIGIN_PREFIX,
     ) -> None:
         self.store = store
+        self.origin_prefix = origin_prefix
+        self._key_announced = False
         self.signer = signer
         self.clock = clock
         self.every = every
@@ -227,7 +239,9 @@ class Sealer:
             key_id=self.signer.key_id,
             signature=self.signer.sign(body.canonical()),
             tiles=[t.hex() for t in new_tiles],
+            **self._note(tenant, head, root),
         )
+        self._announce_key(now)
         try:
             self.store.append([checkpoint])
         except AppendConflict:
@@ -239,6 +253,29 @@ class Sealer:
         log.info("checkpoint #%d of %s: %d entries (tile %d on)", checkpoint.sequence, tenant,
                  head, first_tile)
         return checkpoint
+
+
+    def _announce_key(self, now: datetime) -> None:
+        """Publish the signing key before its first checkpoint (GET /v1/keys lists them)."""
+        if self._key_announced:
+            return
+        stream = signing_keys_stream_id()
+        announced = [e for e in self.store.stream_events(stream)
+                     if isinstance(e, SigningKeyAnnounced)]
+        if not announced or announced[-1].key_id != self.signer.key_id:
+            raw = raw_public(self.signer.public_key)
+            event = SigningKeyAnnounced(stream, len(announced) + 1, now, self.signer.key_id,
+                                        base64.b64encode(raw).decode())
+            with contextlib.suppress(AppendConflict):  # another process announced it
+                self.store.append([event])
+        self._key_announced = True
+
+    def _note(self, tenant: str, size: int, root: str) -> dict[str, str]:
+        """The C2SP form of the same statement, signed under the key name of its origin."""
+        origin = origin_for(self.origin_prefix, tenant)
+        text = TreeHead(origin, size, bytes.fromhex(root)).note_text()
+        signature = sign_note(self.signer.private_key, origin, text).signature
+        return {"origin": origin, "note_signature": base64.b64encode(signature).decode()}
 
 
 #: Leaves kept in memory per tenant between checkpoints; beyond, they are read back.
@@ -318,12 +355,28 @@ def install_sealer(ledger: Ledger, settings: Settings) -> Sealer | None:
             "but no checkpoint is signed; see docs/operations.md, Keys and checkpoints"
         )
         return None
+    _warn_if_beside_the_data(settings)
     sealer = Sealer(
         ledger.store,
         load_signer(settings),
         ledger.clock,
         settings.checkpoint_every,
         timedelta(seconds=settings.checkpoint_interval_s),
+        settings.log_origin_prefix,
     )
     ledger.after_append.append(sealer.after_append)
     return sealer
+
+
+def _warn_if_beside_the_data(settings: Settings) -> None:
+    """A key stored with the database lets one intruder rewrite history and re-sign it."""
+    key_file = settings.signing_key_file
+    if key_file is None:
+        return
+    home = settings.home.resolve()
+    if key_file.resolve().is_relative_to(home):
+        log.warning(
+            "SIGNING KEY BESIDE THE DATA: %s is inside LEDGER_HOME (%s); whoever can read "
+            "the store can then rewrite and re-sign it. Keep the key elsewhere (a secret "
+            "mount), and run a witness (`ledger witness`)", key_file, home,
+        )
