@@ -29,13 +29,16 @@ from ledger.domain.signed_note import (
     parse_note,
     parse_tree_head,
 )
+from ledger.errors import LedgerError
 
 #: Fetches the consistency proof between two tree sizes of a log (hashes, oldest first).
 ConsistencyFetcher = Callable[[int, int], Sequence[bytes]]
 
 
-class WitnessRefused(Exception):
+class WitnessRefused(LedgerError):
     """The checkpoint is not one this witness may cosign; the reason says why."""
+
+    code = "witness-refused"
 
 
 class WitnessState(Protocol):
