@@ -21,8 +21,8 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import TopicError, get_topic, resolve_topic
 
 from consumers.dead_letters import DeadLetterRecorded, DeadLetterResolved
-from ledger.adapters.eventstore import EventStore
 from ledger.adapters.signing import Signer
+from ledger.adapters.store import EventStore
 from ledger.adapters.topics import MOVED, register_moved
 from ledger.adapters.validation import EventValidator
 from ledger.application.recording import Ledger
@@ -30,7 +30,7 @@ from ledger.application.sealing import Sealer
 from ledger.application.tokens import AuditTrail, TokenService
 from ledger.config import Settings
 from ledger.domain.access import EvidenceRead, Principal, Role, TokenIssued, TokenRevoked
-from ledger.domain.checkpoint import CheckpointSigned
+from ledger.domain.checkpoint import CheckpointCosigned, CheckpointSigned, SigningKeyAnnounced
 from ledger.domain.events import EntryRecorded, ReceiptIssued
 from ledger.resources import WORKED_EXAMPLES
 from tests.support.clock import FixedClock
@@ -43,6 +43,8 @@ PERSISTED: dict[str, type] = {
     "ledger.domain.access:TokenRevoked": TokenRevoked,
     "ledger.domain.access:EvidenceRead": EvidenceRead,
     "ledger.domain.checkpoint:CheckpointSigned": CheckpointSigned,
+    "ledger.domain.checkpoint:CheckpointCosigned": CheckpointCosigned,
+    "ledger.domain.checkpoint:SigningKeyAnnounced": SigningKeyAnnounced,
     "consumers.dead_letters:DeadLetterRecorded": DeadLetterRecorded,
     "consumers.dead_letters:DeadLetterResolved": DeadLetterResolved,
 }
@@ -99,9 +101,9 @@ def test_an_event_stored_under_an_old_topic_loads_once_the_old_topic_is_register
         store.recorder.insert_events([StoredEvent(stream, 1, old_topic, written.state)])
 
         with pytest.raises(TopicError):
-            store.stream(stream)
+            store.stream_events(stream)
         register_moved({old_topic: ReceiptIssued})
-        [loaded] = store.stream(stream)
+        [loaded] = store.stream_events(stream)
     finally:
         store.close()
 
