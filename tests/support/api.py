@@ -82,4 +82,4 @@ class Service:
     def status(self, path: str, tenant: str = "acme", role: Role = Role.AUDITOR,
                unit: str | None = None, **params: Any) -> int:
         response = self.client.get(path, params=params, headers=self.auth(role, tenant, unit))
-        return response.status_code
+        return int(response.status_code)
