@@ -7,8 +7,8 @@ origin, so no CORS is needed and the token never leaves that origin.
 
 It needs one thing the query routes did not offer: the names behind employee ids (the
 chain and the liabilities only carry ids, and HR picks people by name). `GET /v1/employees`
-answers the tenant's directory as the org history stands now, from the org-history view
-(capability `read_liabilities`; a manager gets the employees of their units). The
+answers the tenant's directory as the org history stands now (`ReadModels.employees`;
+capability `read_liabilities`; a manager gets the employees of their units). The
 console's files are public (they hold no data); every route they call needs the token.
 
 `mount_console(app)` is the only thing `api.app` calls.
@@ -17,7 +17,6 @@ console's files are public (they hold no data); every route they call needs the 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import Response
@@ -29,7 +28,9 @@ from api import examples
 from api.caller import LiabilityReader
 from api.problems import AUTHENTICATED, problems
 from api.responses import OrjsonResponse
-from projections.views import eq
+from projections.reads import directory
+
+__all__ = ["directory", "mount_console", "router"]  # directory: the rule, tested from here
 
 ASSETS = Path(__file__).with_name("console")
 
@@ -60,27 +61,6 @@ class EmployeeDirectory(BaseModel):
     items: list[EmployeeOut] = Field(description="Ordered by employee id.")
 
 
-def directory(assignments: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each employee as the org history stands now: the row still in force (no `valid_to`)
-    gives unit, supervisor and title; the name is the latest one recorded, since a departure
-    or a transfer need not repeat it."""
-    ordered = sorted(assignments, key=lambda r: (r["valid_from_utc"], r["source"], r["event_id"]))
-    people: dict[str, dict[str, Any]] = {}
-    for row in ordered:
-        departed = row["event"] == "departed"
-        previous = people.get(row["employee_id"])
-        people[row["employee_id"]] = {
-            "employee_id": row["employee_id"],
-            "name": row["name"] or (previous["name"] if previous else None),
-            "unit_id": None if departed else row["unit_id"],
-            "supervisor_id": None if departed else row["supervisor_id"],
-            "title": None if departed else row["title"],
-            "departed": departed,
-            "since": row["valid_from"],
-        }
-    return [people[key] for key in sorted(people)]
-
-
 router = APIRouter(tags=["queries"], responses=problems(*AUTHENTICATED))
 
 
@@ -90,9 +70,8 @@ router = APIRouter(tags=["queries"], responses=problems(*AUTHENTICATED))
 def get_employees(caller: LiabilityReader) -> Response:
     """The tenant's employees with their names and current unit: what a person picker and
     the display of names behind ids need (a manager: the employees of their units)."""
-    rows = caller.reads.projections.view("org_history").select(
-        "org_assignments", [eq("tenant", caller.tenant)])
-    people = [p for p in directory(rows) if caller.sees_employee(p["employee_id"])]
+    people = [p for p in caller.reads.employees(caller.tenant)
+              if caller.sees_employee(p["employee_id"])]
     return OrjsonResponse({"items": people})
 
 

@@ -2,23 +2,28 @@
 
 The formatting itself is ledger/adapters/rendering.py's; here only the media types, the
 Content-Disposition header (a safe ASCII `filename` and the exact name as RFC 5987
-`filename*`) and the one failure a server can have producing a format (no CJK font for
-PDFs: 503, since the request was fine).
+`filename*`), the one failure a server can have producing a format (no CJK font for
+PDFs: 503, since the request was fine) and the read recorded in the tenant's audit trail
+once the answer is rendered (`answer_recorded`, as `ledger export` records its files).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 import orjson
-from fastapi import Query
+from fastapi import Query, Request
 from fastapi.responses import Response
 
 from api.problems import ProblemError
 from ledger.adapters.rendering import FontMissing
+from ledger.application.tokens import AuditTrail
+from ledger.domain.access import Principal
+from projections.documents import record_read
 
 Format = Literal["json", "csv", "xlsx", "pdf"]
 FormatParam = Annotated[Format, Query(description="json, csv, xlsx or pdf.")]
@@ -54,6 +59,33 @@ def answer(document: Mapping[str, Any], fmt: Format, exporters: Mapping[str, Exp
         raise ProblemError(503, "Format unavailable", str(exc)) from exc
     return Response(body, media_type=MEDIA[fmt],
                     headers={"Content-Disposition": content_disposition(name)})
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """One read as the audit trail records it: who, which route, whose (empty for no
+    one's), and the period and format as asked."""
+
+    principal: Principal
+    route: str
+    subject: str
+    from_: str | None
+    to: str | None
+
+
+def audit_trail(request: Request) -> AuditTrail:
+    trail: AuditTrail = request.app.state.audit
+    return trail
+
+
+def answer_recorded(request: Request, read: Read, document: Mapping[str, Any], fmt: Format,
+                    exporters: Mapping[str, Exporter], name: str) -> Response:
+    """`answer`, with the read recorded after it was rendered (a failed one is no read)
+    and before it leaves (if the record cannot be written, nothing is served)."""
+    response = answer(document, fmt, exporters, name)
+    record_read(audit_trail(request), read.principal, read.route, read.subject, read.from_,
+                read.to, fmt)
+    return response
 
 
 def download_docs(json_example: Any, text_example: str, what: str) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """HR evidence: `GET /v1/employees/{employee_id}/evidence?from=&to=&format=`, and its audit.
 
 Every liability and every positive record of the employee over the period, the ledger
-events behind them and the proofs that those events are in the ledger as recorded. The
-same document is rendered as JSON, CSV, XLSX or PDF (ledger/adapters/rendering.py).
+events behind them and the proofs that those events are in the ledger as recorded: the
+document `ledger export evidence` writes too (projections/documents.py), rendered as JSON,
+CSV, XLSX or PDF (ledger/adapters/rendering.py).
 
 Auditors get audited: every evidence answer, in any format, is recorded first (who: the
 token's id and role; what: the employee, the format, the period asked for; when: the
@@ -14,10 +15,8 @@ manager's units, is a 404 and is not recorded (nothing was read).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
 from typing import Annotated, Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
@@ -26,87 +25,16 @@ from pydantic import BaseModel, Field
 from api import examples
 from api.auth import require
 from api.caller import Caller, EvidenceReader
-from api.downloads import FormatParam, answer, download_docs, filename
+from api.downloads import FormatParam, Read, answer_recorded, audit_trail, download_docs, filename
 from api.problems import AUTHENTICATED, ProblemError, problems
 from api.queries import From, To, parse_bound
 from api.responses import OrjsonResponse
-from ledger.adapters.eventstore import EventStore
 from ledger.adapters.rendering import evidence_csv, evidence_pdf, evidence_xlsx
-from ledger.application.evidence import NotSealedError, bundle_for, entry_json, resolve_event
-from ledger.application.tokens import AuditTrail
 from ledger.domain.access import Capability, EvidenceRead, Principal
-from ledger.domain.events import EntryRecorded
-from projections.reads import Bound, ReadModels
+from projections.documents import evidence_document
 
 EVIDENCE_ROUTE = "/v1/employees/{employee_id}/evidence"
 EVIDENCE_EXPORTERS = {"csv": evidence_csv, "xlsx": evidence_xlsx, "pdf": evidence_pdf}
-
-
-def _all_liabilities(
-    reads: ReadModels, tenant: str, employee_id: str, start: Bound | None, end: Bound | None
-) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    after = None
-    while True:
-        page = reads.liabilities(
-            tenant, employee_id=employee_id, start=start, end=end, limit=1000, after=after
-        )
-        found += page.items
-        if page.after is None:
-            return found
-        after = page.after
-
-
-def _entries_behind(
-    store: EventStore, tenant: str, records: Iterable[dict[str, Any]]
-) -> list[EntryRecorded]:
-    refs: dict[str, None] = {}
-    for record in records:
-        for ref in record.get("event_refs") or record.get("event_ids") or []:
-            refs[ref] = None
-    entries: dict[int, EntryRecorded] = {}
-    for ref in refs:
-        for entry in resolve_event(store, tenant, ref):
-            entries[entry.position] = entry
-    return [entries[p] for p in sorted(entries)]
-
-
-def evidence_document(
-    reads: ReadModels, store: EventStore, tenant: str, employee_id: str,
-    start: Bound | None, end: Bound | None, now: datetime,
-) -> dict[str, Any]:
-    liabilities = _all_liabilities(reads, tenant, employee_id, start, end)
-    for liability in liabilities:
-        liability["status"] = "corrected" if liability.get("corrected") else "active"
-    positive = reads.duties(tenant, employee_id, start, end)
-    entries = _entries_behind(store, tenant, [*liabilities, *positive])
-    assignments = reads.org_assignments(tenant, employee_id)
-    latest = assignments[-1] if assignments else {}
-    try:
-        proofs: dict[str, Any] | None = bundle_for(store, tenant, entries) if entries else None
-    except NotSealedError:
-        proofs = None  # no signing key configured: chained but not yet checkpointed
-    return {
-        "tenant": tenant, "employee_id": employee_id, "name": latest.get("name"),
-        "unit_id": latest.get("unit_id"),
-        "from": start.isoformat() if start else None, "to": end.isoformat() if end else None,
-        "generated_at": now.isoformat(),
-        "liabilities": liabilities, "positive_records": positive,
-        "events": [{**entry_json(e), "event_id": e.event_id, "source": e.source,
-                    "type": e.envelope["type"], "time": e.envelope["time"]} for e in entries],
-        "proofs": proofs,
-    }
-
-
-def audit_query(start: str | None, end: str | None, fmt: str) -> str:
-    """What was asked, as the audit trail keeps it (the export CLI writes the same form)."""
-    return urlencode([(k, v) for k, v in (("from", start), ("to", end), ("format", fmt))
-                      if v is not None])
-
-
-def _audit_trail(request: Request) -> AuditTrail:
-    trail: AuditTrail = request.app.state.audit
-    return trail
 
 
 def _check_employee(caller: Caller, employee_id: str) -> None:
@@ -141,11 +69,9 @@ def get_evidence(
         caller.reads, ledger.store, caller.tenant, employee_id, parse_bound("from", from_),
         parse_bound("to", to), ledger.clock(),
     )
-    response = answer(document, format, EVIDENCE_EXPORTERS,
-                      filename("evidence", employee_id, from_, to, fmt=format))
-    _audit_trail(request).record(caller.principal, EVIDENCE_ROUTE, employee_id,
-                                 audit_query(from_, to, format))
-    return response
+    read = Read(caller.principal, EVIDENCE_ROUTE, employee_id, from_, to)
+    return answer_recorded(request, read, document, format, EVIDENCE_EXPORTERS,
+                           filename("evidence", employee_id, from_, to, fmt=format))
 
 
 # --- the audit trail ----------------------------------------------------------------------
@@ -192,7 +118,7 @@ def list_evidence_reads(
     limit: Annotated[int, Query(ge=1, le=1000, description="Items per page.")] = 100,
 ) -> Response:
     """The tenant's evidence-read audit trail, oldest first (auditors and admins)."""
-    reads = [r for r in _audit_trail(request).reads(principal.tenant)
+    reads = [r for r in audit_trail(request).reads(principal.tenant)
              if r.originator_version > after
              and (employee_id is None or r.subject == employee_id)
              and (token_id is None or r.token_id == token_id)]

@@ -60,7 +60,7 @@ VIOLATIONS: dict[str, Any] = {
 LIABILITIES: dict[str, Any] = {"items": [LIABILITY], "next_cursor": "WyIyMDI2LTAzLTAzIiwiTCJd"}
 
 UNIT_REPORT: dict[str, Any] = {
-    "from": "2026-03-01", "to": "2026-05-31",
+    "tenant": "acme", "from": "2026-03-01", "to": "2026-05-31",
     "units": [
         {"unit_id": "product", "name": "产品部 Product", "steps_due": 1, "steps_on_time": 1,
          "steps_overdue": 0, "violations": 0, "liabilities": 0, "completion_rate": 1.0,

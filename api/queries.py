@@ -1,27 +1,28 @@
 """The read API (docs/domain-rules.md, Queries): chains, violations, liabilities, unit
 reports.
 
-Routes translate HTTP into `projections.reads.ReadModels` calls and nothing more. Every
-read is scoped to the tenant of the caller's bearer token and, for a manager, to their
-unit's subtree (api/caller.py). Errors are RFC 9457 problem documents (api/problems.py):
-401/403 for the token, 422 for a malformed query parameter or cursor, 404 for a case
-that is unknown or outside the caller's scope.
+Routes translate HTTP into `projections.reads.ReadModels` calls (the unit report into
+`projections.documents.unit_report`, the document `ledger export units` writes) and
+nothing more; a unit report downloaded as a file is recorded in the tenant's audit trail,
+as an export is. Every read is scoped to the tenant of the caller's bearer token and,
+for a manager, to their unit's subtree (api/caller.py). Errors are RFC 9457 problem
+documents (api/problems.py): 401/403 for the token, 422 for a malformed query parameter
+or cursor, 404 for a case that is unknown or outside the caller's scope.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from datetime import date, datetime
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from api import examples
 from api.caller import ChainReader, LiabilityReader, ReportReader, ViolationReader
-from api.downloads import FormatParam, answer, download_docs, filename
+from api.downloads import FormatParam, Read, answer, answer_recorded, download_docs, filename
 from api.problems import AUTHENTICATED, ProblemError, problems
 from api.query_models import (
     Basis,
@@ -35,6 +36,7 @@ from api.query_models import (
 from api.read_side import ReadSide, lifespan
 from api.responses import OrjsonResponse
 from ledger.adapters.rendering import units_csv, units_pdf, units_xlsx
+from projections.documents import unit_report
 from projections.reads import Bound, Cursor, Page, bound_from_text
 
 __all__ = ["ReadSide", "lifespan", "router"]  # ReadSide: imported from here by ledger serve
@@ -53,11 +55,6 @@ def parse_bound(name: str, value: str | None) -> Bound | None:
         return bound_from_text(value)
     except ValueError as exc:
         raise ProblemError(422, "Invalid time", f"`{name}`: {exc}") from None
-
-
-def _day(name: str, value: str | None) -> date | None:
-    bound = parse_bound(name, value)
-    return bound.date() if isinstance(bound, datetime) else bound
 
 
 def encode_cursor(after: Cursor | None) -> str | None:
@@ -143,24 +140,26 @@ def get_liabilities(
 
 
 UNIT_EXPORTERS = {"csv": units_csv, "xlsx": units_xlsx, "pdf": units_pdf}
+UNITS_ROUTE = "/v1/reports/units"
 
 
 @router.get(
-    "/v1/reports/units", response_model=UnitReport, summary="Per-unit report and ranking",
+    UNITS_ROUTE, response_model=UnitReport, summary="Per-unit report and ranking",
     responses={200: download_docs(examples.UNIT_REPORT, examples.UNIT_REPORT_CSV,
                                   "The unit report"), **problems(503)},
 )
 def get_unit_report(
-    caller: ReportReader, from_: From = None, to: To = None, format: FormatParam = "json",
+    request: Request, caller: ReportReader, from_: From = None, to: To = None,
+    format: FormatParam = "json",
 ) -> Response:
     """Per unit over the business days from..to: steps due, on time, overdue,
     violations, liabilities, completion rate and ranking (a manager: their subtree's
-    units, ranked among themselves). `format` csv/xlsx/pdf downloads the same report."""
-    start, end = _day("from", from_), _day("to", to)
-    units = caller.reads.unit_report(caller.tenant, start, end, units=caller.units)
-    period = (start.isoformat() if start else None, end.isoformat() if end else None)
-    if format == "json":
-        return OrjsonResponse({"from": period[0], "to": period[1], "units": units})
-    document = {"tenant": caller.tenant, "from": period[0], "to": period[1], "units": units}
-    return answer(document, format, UNIT_EXPORTERS,
-                  filename("unit-report", caller.tenant, *period, fmt=format))
+    units, ranked among themselves). `format` csv/xlsx/pdf downloads the same report,
+    and the download is recorded in the tenant's evidence-read audit trail."""
+    document = unit_report(caller.reads, caller.tenant, parse_bound("from", from_),
+                           parse_bound("to", to), units=caller.units)
+    name = filename("unit-report", caller.tenant, document["from"], document["to"], fmt=format)
+    if format == "json":  # a query (the console asks it per chart bar), not a download
+        return answer(document, format, UNIT_EXPORTERS, name)
+    read = Read(caller.principal, UNITS_ROUTE, "", from_, to)
+    return answer_recorded(request, read, document, format, UNIT_EXPORTERS, name)

@@ -121,6 +121,7 @@ class UnitReportRow(BaseModel):
 
 
 class UnitReport(BaseModel):
+    tenant: str
     from_: str | None = Field(alias="from")
     to: str | None
     units: list[UnitReportRow]

@@ -1,10 +1,10 @@
 """`ledger export evidence|units`: HR evidence and unit reports to files.
 
 The documents are the API's own (`GET /v1/employees/{id}/evidence`, `GET /v1/reports/units`):
-built by the same code from the same read models (`api.evidence.evidence_document`,
-`ReadModels.unit_report`) and formatted by the same renderers (`ledger.adapters.rendering`), so a
-file from the CLI and a download from the API never disagree. Before reading, the views
-are caught up with the ledger, so an export reflects everything recorded when it starts.
+built by the same code from the same read models (`projections.documents`) and formatted
+by the same renderers (`ledger.adapters.rendering`), so a file from the CLI and a download
+from the API never disagree. Before reading, the views are caught up with the ledger, so
+an export reflects everything recorded when it starts (cli/export_session.py).
 
 Every export is recorded in the tenant's evidence-read audit trail, as an API read is:
 after it was rendered (a read that failed is not one) and before its file is written (no
@@ -12,37 +12,37 @@ file exists whose read was not recorded). The principal is `cli:<os user>`, as
 `ledger token` records who issued a token, with HR's role. A unit report is recorded
 too, with an empty subject (it is no one's evidence, but it is a read).
 
-`api.evidence` is imported when a command runs, not when `ledger` starts.
+Here the commands and their options; file names, places and the manifest are in
+cli/export_files.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import getpass
-import hashlib
-import os
-import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-import orjson
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from rich.progress import TaskID
 
-from cli.root import build_engine, build_ledger
+from cli.export_files import (
+    ExportFailed,
+    Request,
+    Tally,
+    Written,
+    directory_target,
+    evidence_filename,
+    finish_directory,
+    plural,
+    single_target,
+    write_file,
+    written,
+)
+from cli.export_session import Session, check_selection, choose, err, os_user, session
 from ledger.adapters.rendering import (
     CombinedEvidence,
     FontMissing,
@@ -50,29 +50,20 @@ from ledger.adapters.rendering import (
     render_evidence,
     render_units,
 )
-from ledger.application.derivation import ENGINE_READER
-from ledger.application.recording import Ledger
-from ledger.application.tokens import TENANT_PATTERN, AuditTrail
-from ledger.config import Settings
-from ledger.domain.access import Principal, Role
-from ledger.domain.events import ENTRY_KIND_INBOUND
-from projections.reads import Bound, ReadModels, bound_from_text
-from projections.runner import Projections
-from projections.views import eq
+from ledger.application.tokens import TENANT_PATTERN
+from projections.documents import business_day, evidence_document, unit_report
+from projections.reads import Bound, bound_from_text
+
+__all__ = ["BIG_EXPORT_ROWS", "evidence_filename", "export_app", "os_user"]
 
 export_app = typer.Typer(
     help="HR evidence and unit reports to files: JSON, CSV, XLSX or PDF.", no_args_is_help=True
 )
-err = Console(stderr=True, soft_wrap=True)
 
 ROUTE_EVIDENCE = "ledger export evidence"
 ROUTE_UNITS = "ledger export units"
 #: Above this many rows, an employee's export gets its own progress bar.
 BIG_EXPORT_ROWS = 2000
-#: Inbound entries looked at when checking whether the engine is behind.
-DERIVE_LOOKAHEAD = 1000
-MANIFEST = "manifest.json"
-COMBINED = "combined-evidence"
 
 
 class ExportFormat(StrEnum):
@@ -80,14 +71,6 @@ class ExportFormat(StrEnum):
     CSV = "csv"
     XLSX = "xlsx"
     PDF = "pdf"
-
-
-class ExportFailed(Exception):
-    """A problem the user can fix, reported as one line and an exit code."""
-
-    def __init__(self, message: str, code: int = 2) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 # --- options --------------------------------------------------------------------------
@@ -132,107 +115,10 @@ def parse_bound(option: str, value: str | None) -> Bound | None:
 
 def parse_period(from_: str | None, to: str | None) -> tuple[Bound | None, Bound | None]:
     start, end = parse_bound("'--from'", from_), parse_bound("'--to'", to)
-    first, last = _day(start), _day(end)
+    first, last = business_day(start), business_day(end)
     if first is not None and last is not None and first > last:
         raise typer.BadParameter(f"--from {from_} is after --to {to}", param_hint="'--from'")
     return start, end
-
-
-def _day(bound: Bound | None) -> date | None:
-    """The unit report counts business days: a time bound stands for its date."""
-    return bound.date() if isinstance(bound, datetime) else bound
-
-
-def _iso(bound: Bound | None) -> str | None:
-    return bound.isoformat() if bound is not None else None
-
-
-# --- the session: ledger, progress, read side, audit -----------------------------------
-
-
-def os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):  # no login name in a bare container
-        return f"uid{os.getuid()}"
-
-
-def cli_principal(tenant: str) -> Principal:
-    """Who exports, as the audit trail records it: the OS user; HR's role, the role
-    that pulls evidence and reports."""
-    return Principal(f"cli:{os_user()}", tenant, Role.HR)
-
-
-@dataclass(slots=True)
-class Session:
-    ledger: Ledger
-    progress: Progress
-    reads: ReadModels
-    audit: AuditTrail
-    principal: Principal
-
-    def record_read(self, route: str, subject: str, request: Request) -> None:
-        """One read in the tenant's audit trail, its query in the API's form."""
-        from api.evidence import audit_query
-
-        self.audit.record(self.principal, route, subject,
-                          audit_query(request.from_, request.to, request.fmt))
-
-
-def _progress() -> Progress:
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
-    return Progress(*columns, console=err, transient=False)
-
-
-def _caught_up(ledger: Ledger, settings: Settings, progress: Progress) -> ReadModels:
-    """The read models on the ledger's own store (as the API's read side builds them),
-    with every view brought up to the ledger's head."""
-    projections = Projections(ledger.store, store_name=settings.store_name,
-                              lateness=settings.allowed_lateness)
-    task = progress.add_task("catching up views", total=None)
-
-    def advance(reached: int, head: int) -> None:
-        progress.update(task, completed=reached, total=head)
-
-    projections.catch_up(progress=advance)
-    return ReadModels(projections)
-
-
-def _derive(ledger: Ledger, settings: Settings, progress: Progress) -> None:
-    task = progress.add_task("deriving responsibility", total=None)
-    read = build_engine(ledger, settings).run_until_idle()
-    progress.update(task, total=read, completed=read)
-
-
-def underived(ledger: Ledger, tenant: str) -> int:
-    """Inbound entries of the tenant the responsibility engine has not read yet (counted
-    in the next DERIVE_LOOKAHEAD entries): their liabilities cannot be in an export."""
-    position = ledger.store.max_tracking_id(ENGINE_READER) or 0
-    batch = ledger.store.entry_notifications(position, DERIVE_LOOKAHEAD)
-    return sum(1 for _, e in batch if e.tenant == tenant and e.kind == ENTRY_KIND_INBOUND)
-
-
-@contextlib.contextmanager
-def session(tenant: str, derive: bool) -> Iterator[Session]:
-    settings = Settings()
-    ledger = build_ledger(settings)
-    try:
-        with _progress() as progress:
-            if derive:
-                _derive(ledger, settings, progress)
-            reads = _caught_up(ledger, settings, progress)
-            pending = underived(ledger, tenant)
-            if pending:
-                progress.console.print(
-                    f"[yellow]warning:[/yellow] {pending} event(s) of {tenant} are not derived "
-                    "yet: liabilities that follow from them are missing. Run `ledger derive` "
-                    "or pass --derive."
-                )
-            yield Session(ledger, progress, reads, AuditTrail(ledger.store, ledger.clock),
-                          cli_principal(tenant))
-    finally:
-        ledger.store.close()
 
 
 def fail(message: str, code: int) -> typer.Exit:
@@ -251,173 +137,7 @@ def reported() -> Iterator[None]:
         raise fail(str(exc), 1) from exc
 
 
-# --- choosing employees -------------------------------------------------------------------
-
-
-def _holders(reads: ReadModels, tenant: str) -> set[str]:
-    """Everyone the tenant has a record of: in the org history (departed included: their
-    evidence stays), or with a liability or a positive record."""
-    found: set[str] = set()
-    for view, table in (("org_history", "org_assignments"), ("liabilities", "liabilities"),
-                        ("duties", "duties")):
-        groups = reads.projections.view(view).sums(table, [eq("tenant", tenant)],
-                                                   ("employee_id",), ())
-        found |= {g["employee_id"] for g in groups if g["employee_id"]}
-    return found
-
-
-def _knows_unit(reads: ReadModels, tenant: str, unit_id: str) -> bool:
-    where = [eq("tenant", tenant), eq("unit_id", unit_id)]
-    org = reads.projections.view("org_history")
-    return any(org.select(table, where, limit=1) for table in ("org_units", "org_assignments"))
-
-
-def _in_unit(reads: ReadModels, tenant: str, unit_id: str, now: datetime) -> list[str]:
-    """Everyone assigned now to the unit or a unit below it (the org chart as it stands
-    now, as a manager's scope is drawn)."""
-    if not _knows_unit(reads, tenant, unit_id):
-        raise ExportFailed(f"unknown unit {unit_id!r} for tenant {tenant!r}")
-    return sorted(reads.unit_scope(tenant, unit_id, now).employees)
-
-
-def _named(reads: ReadModels, tenant: str, employees: Sequence[str]) -> list[str]:
-    """The employees asked for, if the tenant knows every one (as the API's 404 does)."""
-    unknown = [e for e in employees if not reads.knows_employee(tenant, e)]
-    if unknown:
-        raise ExportFailed(
-            f"unknown employee{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} for "
-            f"tenant {tenant!r}: not in the org history and without evidence"
-        )
-    return list(employees)
-
-
-def check_selection(employees: Sequence[str], unit: str | None, everyone: bool) -> None:
-    """Before anything is opened: who to export must be said exactly one way."""
-    if (bool(employees), unit is not None, everyone).count(True) != 1:
-        raise typer.BadParameter("choose exactly one of --employee (repeatable), --unit, --all",
-                                 param_hint="'--employee' / '--unit' / '--all'")
-
-
-def choose(
-    s: Session, tenant: str, employees: Sequence[str], unit: str | None, everyone: bool
-) -> list[str]:
-    if unit is not None:
-        return _in_unit(s.reads, tenant, unit, s.ledger.clock())
-    if everyone:
-        return sorted(_holders(s.reads, tenant))
-    return _named(s.reads, tenant, employees)
-
-
-# --- files ------------------------------------------------------------------------------
-
-_UNSAFE = re.compile(r"[^\w.-]")
-
-
-def _safe(part: str) -> str:
-    """A name part safe in a file name; one that had to change carries a digest of the
-    original, so two ids never share a file."""
-    safe = _UNSAFE.sub("_", part)
-    if safe != part:
-        safe += "-" + hashlib.sha256(part.encode()).hexdigest()[:8]
-    return safe
-
-
-def evidence_filename(employee_id: str, fmt: str, from_: str | None = None,
-                      to: str | None = None) -> str:
-    """`evidence-e-zhang-2026-03-01-2026-03-31.pdf`, as the API names the download."""
-    parts = ["evidence", _safe(employee_id), *(_safe(p) for p in (from_, to) if p)]
-    return "-".join(parts) + f".{fmt}"
-
-
-def write_file(path: Path, body: bytes) -> None:
-    """Whole or not at all: a crash never leaves half an evidence file behind."""
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_bytes(body)
-        partial.replace(path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            partial.unlink(missing_ok=True)
-        raise ExportFailed(f"could not write {path}: {exc.strerror or exc}", code=1) from exc
-
-
-def single_target(out: str | None, filename: str) -> Path:
-    """`--out` for one file: the file itself, or a directory to put it in (one that
-    exists, or any path written with a trailing slash)."""
-    if not out:
-        return Path(filename)
-    if out.endswith(("/", os.sep)) or Path(out).is_dir():
-        return Path(out) / filename
-    return Path(out)
-
-
-def directory_target(out: str | None, tenant: str) -> Path:
-    directory = Path(out) if out else Path(f"evidence-{tenant}")
-    if directory.exists() and not directory.is_dir():
-        raise ExportFailed(f"{directory} is a file; several employees need a directory (--out)")
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ExportFailed(f"could not create {directory}: {exc.strerror or exc}",
-                           code=1) from exc
-    return directory
-
-
 # --- evidence ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    """One export as asked: the period parsed for the read side and as given (the audit
-    trail and the file names keep what was typed, as the API keeps its query)."""
-
-    tenant: str
-    fmt: str
-    from_: str | None
-    to: str | None
-    start: Bound | None
-    end: Bound | None
-    scope: dict[str, Any] = field(default_factory=dict)
-
-    def filename(self, employee_id: str) -> str:
-        return evidence_filename(employee_id, self.fmt, self.from_, self.to)
-
-
-@dataclass(slots=True)
-class Written:
-    employee_id: str
-    name: str | None
-    path: Path
-    liabilities: int
-    positive: int
-    events: int
-    size: int
-    sha256: str
-
-    @property
-    def records(self) -> int:
-        return self.liabilities + self.positive
-
-
-@dataclass(slots=True)
-class Tally:
-    written: list[Written] = field(default_factory=list)
-    extra: list[Path] = field(default_factory=list)
-    extra_bytes: int = 0
-
-    def line(self, what: str, where: Path) -> str:
-        rows = sum(w.records for w in self.written)
-        liabilities = sum(w.liabilities for w in self.written)
-        size = sum(w.size for w in self.written) + self.extra_bytes
-        files = len(self.written) + len(self.extra)
-        return (f"exported {what}: {_n(files, 'file')}, {rows} rows ({liabilities} "
-                f"liabilities, {rows - liabilities} positive records), "
-                f"{sum(w.events for w in self.written)} ledger events, {size} bytes -> {where}")
-
-
-def _n(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _row_progress(s: Session, task: TaskID, doc: dict[str, Any], fmt: str
@@ -441,8 +161,6 @@ def export_one(
     combined: CombinedEvidence | None,
 ) -> Written:
     """Read, render, record the read, write: in that order (see the module's docstring)."""
-    from api.evidence import evidence_document
-
     doc = evidence_document(s.reads, s.ledger.store, request.tenant, employee_id,
                             request.start, request.end, s.ledger.clock())
     body = render_evidence(doc, request.fmt, _row_progress(s, rows_task, doc, request.fmt))
@@ -450,9 +168,7 @@ def export_one(
     write_file(target, body)
     if combined is not None:
         combined.add(doc)
-    return Written(employee_id, doc.get("name"), target, len(doc["liabilities"]),
-                   len(doc["positive_records"]), len(doc["events"]), len(body),
-                   hashlib.sha256(body).hexdigest())
+    return written(doc, target, body)
 
 
 def export_all(
@@ -471,39 +187,17 @@ def export_all(
     return tally
 
 
-def _manifest(s: Session, request: Request, tally: Tally) -> bytes:
-    """What the directory holds, with each file's SHA-256, for whoever receives it."""
-    return orjson.dumps({
-        "tenant": request.tenant, "from": request.from_, "to": request.to,
-        "format": request.fmt, "scope": request.scope,
-        "exported_by": s.principal.token_id, "generated_at": s.ledger.clock().isoformat(),
-        "files": [{"employee_id": w.employee_id, "name": w.name, "file": w.path.name,
-                   "liabilities": w.liabilities, "positive_records": w.positive,
-                   "events": w.events, "bytes": w.size, "sha256": w.sha256}
-                  for w in tally.written],
-    }, option=orjson.OPT_INDENT_2)
-
-
-def finish_directory(s: Session, request: Request, directory: Path, tally: Tally,
-                     combined: CombinedEvidence | None) -> None:
-    """The combined file (CSV, XLSX) and the manifest, beside the employees' files."""
-    extras: list[tuple[Path, bytes]] = []
-    if combined is not None:
-        body = combined.csv() if request.fmt == "csv" else combined.xlsx()
-        extras.append((directory / f"{COMBINED}.{request.fmt}", body))
-    extras.append((directory / MANIFEST, _manifest(s, request, tally)))
-    for path, body in extras:
-        write_file(path, body)
-        tally.extra.append(path)
-        tally.extra_bytes += len(body)
-
-
 def _scope(employees: Sequence[str], unit: str | None, everyone: bool) -> dict[str, Any]:
     if unit is not None:
         return {"unit": unit}
     if everyone:
         return {"all": True}
     return {"employees": list(employees)}
+
+
+def _generated_at(s: Session) -> str:
+    moment: datetime = s.ledger.clock()
+    return moment.isoformat()
 
 
 @export_app.command("evidence")
@@ -550,10 +244,11 @@ def evidence(
                         if request.fmt in ("csv", "xlsx") else None)
             tally = export_all(s, request, chosen,
                                lambda e: where / request.filename(e), combined)
-            finish_directory(s, request, where, tally, combined)
+            finish_directory(request, where, tally, combined, s.principal.token_id,
+                             _generated_at(s))
     if not chosen:
         err.print(f"[yellow]warning:[/yellow] no employees to export for {escape(tenant)}")
-    typer.echo(tally.line(f"evidence of {_n(len(chosen), 'employee')}", where))
+    typer.echo(tally.line(f"evidence of {plural(len(chosen), 'employee')}", where))
 
 
 # --- unit report ----------------------------------------------------------------------
@@ -575,15 +270,12 @@ def units(
     """Per unit over the business days from..to: steps due, on time, overdue, violations,
     liabilities, completion rate and rank (the API's unit report), as a file."""
     start, end = parse_period(from_, to)
-    first, last = _day(start), _day(end)
-    request = Request(tenant, fmt.value, from_, to, first, last)
+    request = Request(tenant, fmt.value, from_, to, start, end)
     with reported(), session(tenant, derive) as s:
-        rows = s.reads.unit_report(tenant, first, last)
-        doc = {"tenant": tenant, "from": _iso(first), "to": _iso(last), "units": rows}
+        doc = unit_report(s.reads, tenant, start, end)
         body = render_units(doc, request.fmt)
         s.record_read(ROUTE_UNITS, "", request)
-        target = single_target(out, "-".join(
-            ["units", tenant, *(_safe(p) for p in (from_, to) if p)]) + f".{request.fmt}")
+        target = single_target(out, request.units_filename())
         write_file(target, body)
-    typer.echo(f"exported the unit report of {tenant}: 1 file, {_n(len(rows), 'unit')}, "
-               f"{len(body)} bytes -> {target}")
+    typer.echo(f"exported the unit report of {tenant}: 1 file, "
+               f"{plural(len(doc['units']), 'unit')}, {len(body)} bytes -> {target}")

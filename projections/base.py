@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, ClassVar
 
 from eventsourcing.persistence import Tracking
@@ -21,10 +23,23 @@ from eventsourcing.projection import Projection
 from eventsourcing.utils import get_topic
 
 from ledger.domain.events import ENTRY_KIND_DERIVED, EntryRecorded
+from ledger.domain.responsibility.policy_check import IN_PROCESS
+from ledger.domain.responsibility.rules import RuleEvaluator
 from projections.schema import Row, ViewSchema, local_day, utc_key
 from projections.views import Changes, RowView
 
 ENTRY_TOPIC = get_topic(EntryRecorded)
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectionContext:
+    """What a projection may need besides its view: the runner hands the same context to
+    every projection, and each takes what it uses."""
+
+    #: How late an event may arrive before the ledger judges without it (the engine's).
+    lateness: timedelta = timedelta(minutes=5)
+    #: Runs policy rules when a projection assesses a case (the engine's, in a server).
+    evaluator: RuleEvaluator = IN_PROCESS
 
 
 class LedgerProjection(Projection[RowView], ABC):
@@ -36,8 +51,9 @@ class LedgerProjection(Projection[RowView], ABC):
     #: position (`warm`), without writing.
     stateful: ClassVar[bool] = False
 
-    def __init__(self, view: RowView) -> None:
+    def __init__(self, view: RowView, context: ProjectionContext | None = None) -> None:
         super().__init__(view)
+        self.context = context or ProjectionContext()
         self.warmed = not self.stateful
 
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:

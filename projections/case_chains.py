@@ -19,14 +19,16 @@ On start the runner replays the ledger up to the view's position into memory (`w
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from ledger.domain.events import EntryRecorded
+from ledger.domain.responsibility.assess import TenantView
 from ledger.domain.responsibility.documents import chain_document
 from ledger.domain.responsibility.facts import Fact
 from ledger.domain.responsibility.tenant import TenantFacts
 from projections.base import (
     LedgerProjection,
+    ProjectionContext,
     correct_liability,
     liability_row,
     public_liability,
@@ -49,9 +51,8 @@ class CaseChainsProjection(LedgerProjection):
     schema = SCHEMA
     stateful = True
 
-    def __init__(self, view: RowView, lateness: timedelta = timedelta(minutes=5)) -> None:
-        super().__init__(view)
-        self.lateness = lateness
+    def __init__(self, view: RowView, context: ProjectionContext | None = None) -> None:
+        super().__init__(view, context)
         self._facts: dict[str, TenantFacts] = {}
         self._liabilities: dict[str, dict[str, dict[str, Row]]] = {}
         self._judged: dict[str, datetime] = {}
@@ -107,7 +108,8 @@ class CaseChainsProjection(LedgerProjection):
         if entry.kind != "derived":
             facts = self._facts.get(tenant)
             if facts is None:
-                facts = self._facts[tenant] = TenantFacts(tenant, self.lateness)
+                view = TenantView(evaluator=self.context.evaluator)
+                facts = self._facts[tenant] = TenantFacts(tenant, self.context.lateness, view)
             return facts.add(Fact.from_envelope(envelope))
         data = envelope["data"]
         case_id = data.get("case_id") or envelope.get("subject")

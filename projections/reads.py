@@ -1,4 +1,5 @@
-"""Queries on the read models, always within one tenant; the HTTP layer only translates.
+"""Queries on the read models, always within one tenant: the one read API of the views.
+The HTTP API and the command line read through `ReadModels` only, never the views' tables.
 
 Lists are in a stable order (business time, then id) and paged by keyset: `after` is the
 (time, id) of the last item of the previous page, so a page never repeats or skips an item
@@ -8,6 +9,7 @@ business date (the event's own local date), a `datetime` bound the instant.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -23,11 +25,20 @@ from projections.views import AllOf, AnyOf, Cond, Op, RowView, Term, eq
 Bound = date | datetime
 
 
+#: The two shapes a bound may have; Python's ISO parsers take many more (week dates such
+#: as 2026-W10-1, ordinal dates, basic format), which a client would not mean.
+_DATE_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_TIME_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}"
+                         r"(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})?")
+
+
 def bound_from_text(value: str) -> Bound:
     """A period bound as the queries take it: `YYYY-MM-DD` compares the business date, an
     RFC 3339 time (it must carry its offset) the instant. ValueError says what is wrong;
     the API and the CLI turn it into their own errors."""
     try:
+        if not (_DATE_SHAPE.fullmatch(value) or _TIME_SHAPE.fullmatch(value)):
+            raise ValueError(value)
         if len(value) == 10:
             return date.fromisoformat(value)
         moment = datetime.fromisoformat(value)
@@ -36,6 +47,8 @@ def bound_from_text(value: str) -> Bound:
     if moment.tzinfo is None:
         raise ValueError(f"a time needs an offset, e.g. +08:00: {value!r}")
     return moment
+
+
 Cursor = tuple[str, str]
 
 VIOLATION_FIELDS = (
@@ -98,13 +111,14 @@ def _page(rows: list[Row], limit: int, id_column: str) -> Page:
 
 
 class ReadModels:
-    """What the API asks of the views."""
+    """What the API and the command line ask of the views (the views themselves stay
+    behind this class)."""
 
     def __init__(self, projections: Projections) -> None:
-        self.projections = projections
+        self._projections = projections
 
     def _view(self, name: str) -> RowView:
-        return self.projections.view(name)
+        return self._projections.view(name)
 
     def chain(self, tenant: str, case_id: str) -> dict[str, Any] | None:
         rows = self._view("case_chains").select(
@@ -231,10 +245,56 @@ class ReadModels:
             *_in_force(when)])
         return Scope(units, frozenset(row["employee_id"] for row in assigned))
 
+    def knows_unit(self, tenant: str, unit_id: str) -> bool:
+        """Whether the tenant's org history names the unit (defined, or assigned to)."""
+        where = [eq("tenant", tenant), eq("unit_id", unit_id)]
+        org = self._view("org_history")
+        return any(org.select(table, where, limit=1)
+                   for table in ("org_units", "org_assignments"))
+
+    def employee_ids(self, tenant: str) -> set[str]:
+        """Everyone the tenant has a record of: in the org history (departed included:
+        their evidence stays), or with a liability or a positive record."""
+        found: set[str] = set()
+        for view, table in _EMPLOYEE_TABLES:
+            groups = self._view(view).sums(table, [eq("tenant", tenant)], ("employee_id",), ())
+            found |= {g["employee_id"] for g in groups if g["employee_id"]}
+        return found
+
+    def employees(self, tenant: str) -> list[Row]:
+        """The tenant's directory: each employee as the org history stands now."""
+        return directory(self._view("org_history").select(
+            "org_assignments", [eq("tenant", tenant)]))
+
     def knows_employee(self, tenant: str, employee_id: str) -> bool:
         """Whether the tenant has any record of the employee: org history, a liability or a
         positive record (an unknown one is a 404, not an empty document)."""
         where = [eq("tenant", tenant), eq("employee_id", employee_id)]
-        return any(self._view(view).select(table, where, limit=1) for view, table in (
-            ("org_history", "org_assignments"), ("liabilities", "liabilities"),
-            ("duties", "duties")))
+        return any(self._view(view).select(table, where, limit=1)
+                   for view, table in _EMPLOYEE_TABLES)
+
+
+#: (view, table) of every table that names employees.
+_EMPLOYEE_TABLES = (("org_history", "org_assignments"), ("liabilities", "liabilities"),
+                    ("duties", "duties"))
+
+
+def directory(assignments: list[Row]) -> list[Row]:
+    """Each employee as the org history stands now: the row still in force (no `valid_to`)
+    gives unit, supervisor and title; the name is the latest one recorded, since a departure
+    or a transfer need not repeat it. Ordered by employee id."""
+    ordered = sorted(assignments, key=lambda r: (r["valid_from_utc"], r["source"], r["event_id"]))
+    people: dict[str, Row] = {}
+    for row in ordered:
+        departed = row["event"] == "departed"
+        previous = people.get(row["employee_id"])
+        people[row["employee_id"]] = {
+            "employee_id": row["employee_id"],
+            "name": row["name"] or (previous["name"] if previous else None),
+            "unit_id": None if departed else row["unit_id"],
+            "supervisor_id": None if departed else row["supervisor_id"],
+            "title": None if departed else row["title"],
+            "departed": departed,
+            "since": row["valid_from"],
+        }
+    return [people[key] for key in sorted(people)]

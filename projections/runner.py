@@ -33,18 +33,24 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
-from ledger.adapters.eventstore import EventStore
+from ledger.adapters.rule_sandbox import SandboxConfig, shared_sandbox
+from ledger.adapters.store import EventStore
 from ledger.application.follower import FollowerThread
 from ledger.config import Settings
 from ledger.domain.events import EntryRecorded
-from projections.base import LedgerProjection
+from ledger.domain.responsibility.policy_check import IN_PROCESS
+from ledger.domain.responsibility.rules import RuleEvaluator
+from ledger.errors import LedgerError
+from projections.base import LedgerProjection, ProjectionContext
 from projections.case_chains import CaseChainsProjection
 from projections.duties import DutiesProjection
 from projections.liabilities import LiabilitiesProjection
 from projections.org_history import OrgHistoryProjection
+from projections.postgres_view import PostgresRowView
 from projections.schema import Row, ViewSchema
+from projections.sqlite_view import SQLiteRowView
 from projections.unit_stats import UnitStatsProjection
-from projections.views import PostgresRowView, RowView, SQLiteRowView
+from projections.views import RowView
 from projections.violations import ViolationsProjection
 
 log = logging.getLogger(__name__)
@@ -60,8 +66,8 @@ DEFAULT_BATCH = 5000
 Progress = Callable[[int, int], None]
 
 
-class UnknownProjection(ValueError):
-    pass
+class UnknownProjection(LedgerError, ValueError):
+    code = "unknown-projection"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +84,11 @@ class ProjectionStatus:
 
 def store_name_of(store: EventStore) -> str:
     """The store's table prefix: PostgreSQL says it in its table names; the embedded
-    SQLite file has fixed table names, so there it is the configured LEDGER_STORE_NAME."""
+    SQLite file has fixed table names, so there it is the name the store was opened with."""
     recorder = store.recorder
     if isinstance(recorder, PostgresApplicationRecorder):
         return recorder.events_table_name.removesuffix("_events")
-    return Settings().store_name
+    return store.name
 
 
 def checked_names(names: Iterable[str] | None) -> list[str]:
@@ -100,10 +106,13 @@ class Projections:
         self, store: EventStore, *, store_name: str | None = None,
         names: Iterable[str] | None = None, lateness: timedelta = timedelta(minutes=5),
         batch_size: int = DEFAULT_BATCH, workers: int = 4, owns_store: bool = False,
+        evaluator: RuleEvaluator = IN_PROCESS,
     ) -> None:
+        """`evaluator`: runs policy rules for the case chains (from settings: the
+        process's sandbox, the one the engine uses)."""
         self.store = store
         self.store_name = store_name or store_name_of(store)
-        self.lateness = lateness
+        self.context = ProjectionContext(lateness=lateness, evaluator=evaluator)
         self.batch_size = batch_size
         self.workers = workers
         self._owns_store = owns_store
@@ -119,6 +128,7 @@ class Projections:
     def from_settings(
         cls, settings: Settings, names: Iterable[str] | None = None, **options: Any
     ) -> Projections:
+        options.setdefault("evaluator", shared_sandbox(SandboxConfig.from_settings(settings)))
         return cls(EventStore(settings), store_name=settings.store_name, names=names,
                    lateness=settings.allowed_lateness, owns_store=True, **options)
 
@@ -144,9 +154,7 @@ class Projections:
         cls = PROJECTIONS[name]
         view = self._view(cls.schema)
         self._memory[name] = None
-        if cls is CaseChainsProjection:
-            return CaseChainsProjection(view, self.lateness)
-        return cls(view)
+        return cls(view, self.context)
 
     def view(self, name: str) -> RowView:
         return self.projections[name].view

@@ -1,8 +1,9 @@
 """What a read model's tables look like, written once for both backends.
 
-A view declares its tables (columns, key, indexes); the SQLite and PostgreSQL recorders in
-`projections.views` turn the declaration into DDL and statements. Every table leads with
-`tenant`, and every key starts with it, so no query can be written without a tenant.
+A view declares its tables (columns, key, indexes); the SQLite and PostgreSQL recorders
+(`projections.sqlite_view`, `projections.postgres_view`) turn the declaration into DDL and
+statements. Every table leads with `tenant`, and every key starts with it, so no query can
+be written without a tenant.
 
 Times are stored twice: as recorded (the business time with its own offset, what the API
 shows) and as a fixed-width UTC text (`*_utc`) that sorts and compares chronologically on

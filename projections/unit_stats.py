@@ -26,7 +26,7 @@ import orjson
 from ledger.domain.events import EntryRecorded
 from ledger.domain.responsibility.facts import Fact
 from ledger.domain.responsibility.org import ORG_TYPES, OrgChart
-from projections.base import LedgerProjection
+from projections.base import LedgerProjection, ProjectionContext
 from projections.schema import Column, Row, Table, ViewSchema, ints, local_day, parse_time, text
 from projections.views import Changes, RowView
 
@@ -65,8 +65,8 @@ class UnitStatsProjection(LedgerProjection):
     schema = SCHEMA
     stateful = True
 
-    def __init__(self, view: RowView) -> None:
-        super().__init__(view)
+    def __init__(self, view: RowView, context: ProjectionContext | None = None) -> None:
+        super().__init__(view, context)
         self._orgs: dict[str, OrgChart] = {}
 
     def reset(self) -> None:
