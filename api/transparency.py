@@ -15,6 +15,7 @@ from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from api import examples
 from api.auth import require
 from api.problems import AUTHENTICATED, ProblemError, problems
 from api.responses import OrjsonResponse
@@ -25,6 +26,18 @@ router = APIRouter(tags=["proofs"], responses=problems(*AUTHENTICATED))
 
 ProofReader = Annotated[Principal, Depends(require(Capability.READ_CHAINS))]
 NOTE_MEDIA_TYPE = "text/plain; charset=utf-8"
+NOTE_EXAMPLE = (
+    "ledger.example.com/acme\n1000\nX2s3n5yq1Jw0Qm7yS0oS1b9D3o2mQm0Yx4k4gqkS1Hs=\n\n"
+    "\u2014 ledger.example.com/acme 2o1xkS0u...\n"
+    "\u2014 witness.example/w1 jWbPPwAAAABkGFDL...\n"
+)
+KEY_EXAMPLE = {
+    "key_id": "ed25519-3c0f9a7d21b4e655", "algorithm": "Ed25519",
+    "public_key": "GpzZBxQ8OExB6DDFvOEqqIF+xWSaqr8sMTiLNbLXRNY=",
+    "valid_from": "2026-03-02T02:00:00.000000Z", "valid_until": None, "current": True,
+    "note_verifier_key": "ledger.example.com/acme+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmq"
+                         "q/LDE4izWy10TW",
+}
 #: A note with a few dozen cosignatures is a few KB; anything far larger is not one.
 MAX_NOTE_BODY = 64 * 1024
 
@@ -54,7 +67,7 @@ def _transparency(request: Request) -> Transparency:
 @router.get(
     "/v1/checkpoints/latest", response_class=PlainTextResponse,
     summary="The latest checkpoint as a C2SP signed note, with its cosignatures",
-    responses={200: {"content": {"text/plain": {}}},
+    responses={200: examples.ok(NOTE_EXAMPLE, "The signed note.", "text/plain"),
                **problems(404, s404="No checkpoint signed as a note yet.")},
 )
 async def get_latest_note(principal: ProofReader, request: Request) -> Response:
@@ -70,8 +83,9 @@ async def get_latest_note(principal: ProofReader, request: Request) -> Response:
 @router.post(
     "/v1/checkpoints/cosignatures", response_model=CosignaturesAccepted, status_code=201,
     summary="A witness hands back the checkpoint it cosigned",
-    responses=problems(413, 422, s422="Not a checkpoint this ledger signed, or no valid "
-                       "cosignature by a witness it trusts (LEDGER_WITNESS_KEYS)."),
+    responses={201: examples.ok({"accepted": ["witness.example/w1"]}, "Cosignatures kept."),
+               **problems(413, 422, s422="Not a checkpoint this ledger signed, or no valid "
+                          "cosignature by a witness it trusts (LEDGER_WITNESS_KEYS).")},
 )
 async def post_cosignatures(principal: ProofReader, request: Request) -> Response:
     """The body is the signed note (text/plain) with the witness's cosignature lines."""
@@ -91,7 +105,8 @@ async def post_cosignatures(principal: ProofReader, request: Request) -> Respons
 
 
 @router.get("/v1/keys", response_model=list[KeyOut],
-            summary="The public keys that sign checkpoints, with their validity")
+            summary="The public keys that sign checkpoints, with their validity",
+            responses={200: examples.ok([KEY_EXAMPLE])})
 async def get_keys(principal: ProofReader, request: Request) -> Response:
     """Oldest first. A checkpoint verifies with the key it names; a key is valid from its
     first use until the next key's (rotation leaves old checkpoints verifiable)."""
