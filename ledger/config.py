@@ -90,6 +90,54 @@ class Settings(BaseSettings):
         default=9464, ge=0, le=65535,
         description="Port of `ledger consume`'s /metrics (0: any free port; taken: any free).",
     )
+    # Customer policy rules (CEL): limits at definition (rule_too_complex beyond them) and
+    # evaluation in worker processes; see ledger/domain/responsibility/rules.py.
+    rule_max_length: int = Field(default=4096, ge=16, description="Longest rule, in characters.")
+    rule_max_depth: int = Field(
+        default=32, ge=1, description="Most brackets, parentheses and braces open at once."
+    )
+    rule_max_nodes: int = Field(
+        default=512, ge=1, description="Most identifiers, literals and operators in a rule."
+    )
+    rule_max_path_depth: int = Field(
+        default=16, ge=1, description="Most selections in one field path (payload.a.b is 2)."
+    )
+    rule_max_comprehension_depth: int = Field(
+        default=2, ge=0, description="Most all/exists/exists_one/map/filter inside each other."
+    )
+    rule_max_literal_items: int = Field(
+        default=256, ge=1, description="Most items in one list or map literal of a rule."
+    )
+    rule_max_cost: int = Field(
+        default=1_000_000, ge=1, description="Largest static cost estimate: nodes weighted by "
+        "how often the comprehensions around them run (a literal's size, else "
+        "LEDGER_RULE_ASSUMED_ITERATIONS)."
+    )
+    rule_assumed_iterations: int = Field(
+        default=100, ge=1, description="Iterations assumed, in the cost estimate, for a "
+        "comprehension over a payload value."
+    )
+    rule_workers: int = Field(
+        default=2, ge=1, description="Worker processes that evaluate policy rules."
+    )
+    rule_budget_ms: int = Field(
+        default=200, ge=1, description="Wall time one rule evaluation may take; past it the "
+        "worker is killed and the rule 'could not be evaluated within budget'."
+    )
+    rule_memory_mb: int = Field(
+        default=512, ge=0, description="Address space of a rule worker process (0: no cap)."
+    )
+    rule_cache_size: int = Field(
+        default=10_000, ge=1, description="Rule outcomes kept per (rule, payload digest)."
+    )
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _log_case(cls, value: object, info: ValidationInfo) -> object:
+        """LEDGER_LOG_LEVEL=debug and LEDGER_LOG_FORMAT=JSON mean what they say."""
+        if not isinstance(value, str):
+            return value
+        return value.upper() if info.field_name == "log_level" else value.lower()
 
     @field_validator("signing_key_file", "signing_key", "signing_key_id", mode="before")
     @classmethod

@@ -35,6 +35,7 @@ from ledger.adapters.strict_json import Defect, Refused
 from ledger.adapters.value_checks import envelope_defects
 from ledger.domain.catalog import DERIVED_TYPES, INBOUND_TYPES
 from ledger.domain.representable import OutOfRange, bounded_duration
+from ledger.domain.responsibility.rules import DEFAULT_LIMITS, RuleLimits, rule_complexity
 from ledger.resources import SCHEMAS_DIR
 
 __all__ = [
@@ -240,7 +241,11 @@ class EventValidator:
     validation is then pure and thread-safe (nothing is mutated after ``__init__``).
     """
 
-    def __init__(self, schemas_dir: Path | None = None) -> None:
+    def __init__(
+        self, schemas_dir: Path | None = None, *, rule_limits: RuleLimits = DEFAULT_LIMITS
+    ) -> None:
+        """`rule_limits`: what a policy's CEL rule must keep (else rule_too_complex)."""
+        self.rule_limits = rule_limits
         root = (schemas_dir or DEFAULT_SCHEMAS_DIR).resolve()
         self._types, derived = _load_types(root)
         self._envelope = _compile(
@@ -315,7 +320,9 @@ class EventValidator:
                     problems.update(
                         _schema_problems(self._data[event_type], data, ("data",), event_id)
                     )
-                    problems.update(_semantic_problems(event_type, data, event_id))
+                    problems.update(
+                        _semantic_problems(event_type, data, event_id, self.rule_limits)
+                    )
         return _finish(problems) if problems else []
 
     def _plainly_valid(self, envelope: dict[str, Any]) -> bool:
@@ -499,10 +506,10 @@ _SEMANTIC_TYPES = frozenset({"ledger.policy.defined", "ledger.process.defined"})
 
 
 def _semantic_problems(
-    event_type: str, data: Mapping[str, Any], event_id: str | None
+    event_type: str, data: Mapping[str, Any], event_id: str | None, rule_limits: RuleLimits
 ) -> Iterator[Problem]:
     if event_type == "ledger.policy.defined":
-        yield from _policy_problems(data, event_id)
+        yield from _policy_problems(data, event_id, rule_limits)
         yield from _duration_problems(data, "review_within", "data", event_id)
     elif event_type == "ledger.process.defined":
         yield from _process_problems(data, event_id)
@@ -533,14 +540,26 @@ def _duration_problems(
         yield _problem(event_id, f"{at}.{name}", exc.rule, exc.detail)
 
 
-def _policy_problems(data: Mapping[str, Any], event_id: str | None) -> Iterator[Problem]:
-    """A rule that cannot compile would flag (or pass) every operation for a wrong reason."""
+def _policy_problems(
+    data: Mapping[str, Any], event_id: str | None, limits: RuleLimits
+) -> Iterator[Problem]:
+    """A rule that cannot compile would flag (or pass) every operation for a wrong reason.
+
+    Its size is measured first: a long or deeply nested text can crash the CEL parser
+    (native code), so one beyond the limits never reaches it. The parser's panics are
+    BaseExceptions; they refuse the rule, not the batch."""
     rule = data.get("rule")
     if not isinstance(rule, str) or not rule:
         return  # the schema already reports a missing or non-string rule
+    too_complex = rule_complexity(rule, limits)
+    if too_complex is not None:
+        yield _problem(event_id, "data.rule", "rule_too_complex", f"too complex: {too_complex}")
+        return
     try:
         cel.compile(rule)
-    except (ValueError, TypeError, RuntimeError) as exc:
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # ValueError and kin, or a pyo3 PanicException
         yield _problem(event_id, "data.rule", "cel_compile", f"does not compile as CEL: {exc}")
 
 

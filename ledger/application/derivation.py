@@ -18,8 +18,11 @@ from eventsourcing.persistence import Tracking
 from ledger.adapters.clock import Clock
 from ledger.application.recording import AlreadyTracked, Ledger
 from ledger.domain.events import ENTRY_KIND_DERIVED, EntryRecorded
+from ledger.domain.responsibility.assess import TenantView
 from ledger.domain.responsibility.derive import Emitted, derive
 from ledger.domain.responsibility.facts import Fact
+from ledger.domain.responsibility.policy_check import IN_PROCESS
+from ledger.domain.responsibility.rules import RuleEvaluator
 from ledger.domain.responsibility.tenant import TenantFacts
 from ledger.domain.responsibility.verdicts import CaseAssessment
 
@@ -47,15 +50,18 @@ class ResponsibilityEngine:
         *,
         live: bool = False,
         batch_size: int = 2000,
+        evaluator: RuleEvaluator = IN_PROCESS,
     ) -> None:
         """`live`: also judge deadlines against the wall clock (minus lateness), for quiet
-        tenants in live operation. Off for replays and tests, whose time is event time."""
+        tenants in live operation. Off for replays and tests, whose time is event time.
+        `evaluator`: runs policy rules (a real process passes an isolated one)."""
         self.ledger = ledger
         self.store = ledger.store
         self.lateness = lateness
         self.clock = clock
         self.live = live
         self.batch_size = batch_size
+        self.evaluator = evaluator
         self._tenants: dict[str, TenantFacts] = {}
         self._emitted: dict[str, Emitted] = defaultdict(Emitted)
         self._position = 0
@@ -78,7 +84,8 @@ class ResponsibilityEngine:
 
     def _tenant(self, tenant: str) -> TenantFacts:
         if tenant not in self._tenants:
-            self._tenants[tenant] = TenantFacts(tenant, self.lateness)
+            view = TenantView(evaluator=self.evaluator)
+            self._tenants[tenant] = TenantFacts(tenant, self.lateness, view)
         return self._tenants[tenant]
 
     def _take(self, entry: EntryRecorded) -> set[str]:

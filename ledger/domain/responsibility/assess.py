@@ -10,6 +10,7 @@ from datetime import datetime
 from ledger.domain.responsibility import policy_check
 from ledger.domain.responsibility.facts import Fact, FactIndex
 from ledger.domain.responsibility.org import OrgChart, Process, RuleBook, Step, add_duration
+from ledger.domain.responsibility.rules import RuleEvaluator
 from ledger.domain.responsibility.verdicts import (
     CaseAssessment,
     DeadlineMissed,
@@ -40,6 +41,8 @@ class TenantView:
     org: OrgChart = field(default_factory=OrgChart)
     rules: RuleBook = field(default_factory=RuleBook)
     index: FactIndex = field(default_factory=FactIndex)
+    #: Runs policy rules; the composition root gives real processes an isolated one.
+    evaluator: RuleEvaluator = policy_check.IN_PROCESS
 
 
 def assess_case(
@@ -78,7 +81,9 @@ def _assess_violations(
         if fact.type != "ledger.operation.submitted" or not fact.actor_id:
             continue
         for policy in tenant.rules.policies_for(str(fact.data["operation"]), fact.time):
-            reason = policy_check.check(policy.rule, fact.data.get("payload", {}))
+            reason = policy_check.check(
+                policy.rule, fact.data.get("payload", {}), tenant.evaluator
+            )
             if reason is None:
                 continue
             violation = Violation(
