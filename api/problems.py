@@ -4,7 +4,9 @@ Whatever goes wrong, a client gets one shape, `application/problem+json` with `t
 `title`, `status` and `detail` (plus extension members where they help, such as the
 per-event `results` of a refused ingest): the routes' own problems (`ProblemError`),
 authentication (401/403), FastAPI's request validation (422, or 400 for a body that is not
-JSON), unknown routes (404), wrong methods (405) and unexpected failures (500). The
+JSON), unknown routes (404), wrong methods (405), the ledger's own errors that no route
+answered (`LedgerError`: 503 with `Retry-After` when sending again may succeed, such as a
+store that could not take an append in time, else 500) and unexpected failures (500). The
 handlers are installed by `install(app)`; the routes only raise.
 
 `type` is "about:blank" throughout: the status code and the title say what happened, the
@@ -14,6 +16,7 @@ detail says what to do about it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -24,8 +27,16 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ledger.config import Settings
+from ledger.errors import LedgerError
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 log = logging.getLogger("ledger.api")
+#: Seconds a client is told to wait before sending again what the store could not take.
+DEFAULT_RETRY_AFTER_S: int = Settings.model_fields["retry_after_s"].default
+#: Statuses of the ledger's errors that are neither retryable nor a failure of the server
+#: (by `LedgerError.code`); the routes answer most of them first, with their own detail.
+_LEDGER_STATUS: dict[str, int] = {"font-missing": 503}
 
 
 class Problem(BaseModel):
@@ -72,6 +83,9 @@ def _phrase(status: int) -> str:
 
 # --- handlers -------------------------------------------------------------------------------
 
+Handler = Callable[[Request, Exception], Awaitable[Response]]
+
+
 async def _on_problem(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, ProblemError)
     return problem(exc.status, exc.title, exc.detail, headers=exc.headers, **exc.extra)
@@ -101,14 +115,40 @@ async def _on_validation(_: Request, exc: Exception) -> Response:
     return problem(422, "Invalid request", detail, errors=errors)
 
 
+def _on_ledger_error(retry_after_s: int) -> Handler:
+    """The one answer to a `LedgerError` no route turned into a problem of its own.
+
+    Retryable (contention, a store outage): 503 with `Retry-After`; the same request may
+    simply be sent again (events already recorded come back as duplicates). Others: their
+    status, 500 unless `_LEDGER_STATUS` says otherwise, which tells nothing of the inside."""
+
+    async def handler(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, LedgerError)
+        if exc.retryable:
+            log.warning("answered 503: %s", exc.code, extra={"error": repr(exc)})
+            return problem(
+                503, detail="the ledger could not take the request right now; send it "
+                f"again in {retry_after_s} s",
+                headers={"Retry-After": str(retry_after_s)}, code=exc.code, retryable=True)
+        status = _LEDGER_STATUS.get(exc.code, 500)
+        if status == 500:
+            log.exception("unhandled ledger error", exc_info=exc)
+            return problem(status, detail="the ledger could not answer; the error is in its log",
+                           code=exc.code, retryable=False)
+        return problem(status, detail=str(exc), code=exc.code, retryable=False)
+
+    return handler
+
+
 async def _on_unexpected(_: Request, exc: Exception) -> Response:
     log.exception("unhandled error", exc_info=exc)
     return problem(500, detail="the ledger could not answer; the error is in its log")
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, retry_after_s: int = DEFAULT_RETRY_AFTER_S) -> None:
     """Answer every error of `app` as a problem document."""
     app.add_exception_handler(ProblemError, _on_problem)
+    app.add_exception_handler(LedgerError, _on_ledger_error(retry_after_s))
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(Exception, _on_unexpected)
@@ -129,8 +169,9 @@ _DEFAULTS: dict[int, tuple[str, str]] = {
           "query.limit: Input should be greater than or equal to 1"),
     500: ("The ledger failed unexpectedly, or found its store damaged.",
           "the ledger could not answer; the error is in its log"),
-    503: ("A format could not be produced on this server.", "no CJK TrueType font: install "
-          "fonts-wqy-zenhei for PDF exports"),
+    503: ("A format could not be produced on this server, or the store could not take the "
+          "request right now (then `Retry-After` says when to send it again).",
+          "no CJK TrueType font: install fonts-wqy-zenhei for PDF exports"),
 }
 
 
@@ -169,4 +210,8 @@ def as_problem_media_type(openapi: dict[str, Any]) -> dict[str, Any]:
                 if status[0] in "45" and "application/json" in content:
                     moved = content.pop("application/json")
                     content[PROBLEM_MEDIA_TYPE] = {**moved, **content.get(PROBLEM_MEDIA_TYPE, {})}
+                if status[0] in "45" and PROBLEM_MEDIA_TYPE in content:
+                    # A route answering text (a signed note) still answers errors as problems.
+                    for media_type in [m for m in content if m != PROBLEM_MEDIA_TYPE]:
+                        del content[media_type]
     return openapi

@@ -85,7 +85,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from bench.common import bench_database_url, write_results
-from cli.root import build_ledger
+from cli.root import build_ledger, load_settings
+from ledger.adapters.store import StoreUnavailable
 from ledger.application.derivation import ResponsibilityEngine
 from ledger.application.recording import Ledger, LedgerUnavailable
 from ledger.application.tokens import TokenService
@@ -532,7 +533,8 @@ def _vacuum(url: str, store: str) -> None:
 
 #: What a restart of the database looks like from here (other sessions' fault tests stop
 #: and start the shared server): wait for it and carry on.
-TRANSIENT = (OperationalError, InterfaceError, psycopg.OperationalError, LedgerUnavailable)
+TRANSIENT = (OperationalError, InterfaceError, psycopg.OperationalError, LedgerUnavailable,
+             StoreUnavailable)
 
 
 def _retrying(what: str, fn: Callable[[], T]) -> T:
@@ -599,7 +601,7 @@ def server_app() -> FastAPI:
     from api.app import create_app  # here: the build needs no API (being rewritten alongside)
     from api.queries import ReadSide
 
-    settings = Settings()
+    settings = load_settings()
     ledger = build_ledger(settings)
     return create_app(ledger, read_side=ReadSide(ledger, settings=settings,
                                                  run_projections=False))
@@ -1027,7 +1029,7 @@ def _run(url: str) -> dict[str, Any]:
             "db_pool_size_per_worker": POOL, "db_pool_max_per_worker": 2 * POOL,
             "projections_in_background": False, "engine_in_background": False,
             "app": "bench.bench_query_latency:server_app = api.app.create_app(build_ledger("
-                   "Settings()), read_side=ReadSide(run_projections=False))",
+                   "load_settings()), read_side=ReadSide(run_projections=False))",
         },
         "load": {"clients": CLIENTS, "warmup_s": WARMUP_S, "seconds": SECONDS,
                  "client": CLIENT, "machine_busy_cores_before": round(idle, 2),

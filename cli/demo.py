@@ -28,8 +28,7 @@ CASES = {
 }
 
 
-def run_demo(console: Console, path: Path = WORKED_EXAMPLES) -> None:
-    settings = Settings()
+def run_demo(console: Console, settings: Settings, path: Path = WORKED_EXAMPLES) -> None:
     ledger = build_ledger(settings)
     console.rule("[bold]Accountability ledger: worked examples E1-E4")
     store = "PostgreSQL" if settings.database_url else str(settings.sqlite_path)

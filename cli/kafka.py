@@ -20,10 +20,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cli.root import build_ledger
+from cli.root import build_ledger, configure_logging, load_settings
 from cli.runtime import tune_gc_for_ingest
-from consumers.observability import IngestMetrics, configure_json_logging
-from ledger.config import Settings
+from consumers.observability import IngestMetrics
 
 console = Console(stderr=True)
 out = Console()
@@ -77,13 +76,15 @@ def consume(
     relay: Annotated[
         bool, typer.Option("--relay/--no-relay", help="Publish dead letters to the DLQ topic.")
     ] = True,
-    log_level: Annotated[str, typer.Option(help="Log level of the JSON logs.")] = "INFO",
+    log_level: Annotated[
+        str | None, typer.Option(help="Least severe logs written [LEDGER_LOG_LEVEL].")
+    ] = None,
 ) -> None:
     """Consume the events topic into the ledger, exactly once, as a consumer-group member."""
     from consumers.service import config_from, run_consume
 
-    configure_json_logging(log_level)
-    settings = Settings()
+    settings = load_settings()
+    configure_logging(settings, log_level)
     ledger = build_ledger(settings)
     tune_gc_for_ingest()
     config = config_from(
@@ -125,7 +126,7 @@ def publish(
     from consumers.publisher import publish_file
     from consumers.service import ensure_ingest_topics
 
-    settings = Settings()
+    settings = load_settings()
     topic = topic or settings.events_topic
     ensure_ingest_topics(settings, topic)
     total = sum(1 for _ in _nonblank(file))
@@ -176,7 +177,7 @@ def dlq_list(
 
     if status not in ("open", "resolved", "all"):
         raise typer.BadParameter("status must be open, resolved or all")
-    ledger = build_ledger(Settings())
+    ledger = build_ledger(load_settings())
     try:
         views = list_dead_letters(ledger, status, rule, limit)
     finally:
@@ -212,7 +213,7 @@ def dlq_replay(
     """Re-submit open dead letters through the ledger (after a fix); idempotent."""
     from consumers.dlq import replay_dead_letters
 
-    ledger = build_ledger(Settings())
+    ledger = build_ledger(load_settings())
     try:
         report = replay_dead_letters(ledger, rule=rule, include_resolved=include_resolved)
     finally:
@@ -235,14 +236,16 @@ def dlq_relay(
     until_idle: Annotated[
         float | None, typer.Option(help="Exit once nothing was left to publish this long.")
     ] = None,
-    log_level: Annotated[str, typer.Option(help="Log level of the JSON logs.")] = "INFO",
+    log_level: Annotated[
+        str | None, typer.Option(help="Least severe logs written [LEDGER_LOG_LEVEL].")
+    ] = None,
 ) -> None:
     """Run the dead-letter outbox relay alone (ledger consume runs it too by default)."""
     from consumers.relay import DeadLetterRelay
     from consumers.service import ensure_ingest_topics
 
-    configure_json_logging(log_level)
-    settings = Settings()
+    settings = load_settings()
+    configure_logging(settings, log_level)
     ensure_ingest_topics(settings)
     ledger = build_ledger(settings)
     stop = _stop_on_signals()

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ledger.config import Settings
+from cli.root import load_settings
 from projections.runner import DEFAULT_BATCH, NAMES, Projections, UnknownProjection
 
 projections_app = typer.Typer(help="Read models rebuilt from the ledger.", no_args_is_help=True)
@@ -20,7 +20,7 @@ Batch = Annotated[int, typer.Option(min=1, max=50_000, help="Entries per transac
 
 
 def _open(batch_size: int) -> Projections:
-    return Projections.from_settings(Settings(), batch_size=batch_size)
+    return Projections.from_settings(load_settings(), batch_size=batch_size)
 
 
 def _run(name: str | None, batch_size: int, rebuild: bool) -> None:

@@ -1,4 +1,4 @@
-"""Counters, lag and structured logs of Kafka ingest.
+"""Counters and lag of Kafka ingest (its logs are JSON lines: ledger/adapters/logs.py).
 
 Prometheus metrics come from prometheus-client (a real client library, text format at
 `/metrics`); the same numbers are kept as plain per-partition stats for
@@ -8,14 +8,10 @@ Prometheus metrics come from prometheus-client (a real client library, text form
 from __future__ import annotations
 
 import contextlib
-import logging
-import sys
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from consumers.batch import BatchResult
@@ -178,38 +174,3 @@ class IngestMetrics:
         """Serve `/metrics` on `port` (0: any free port); returns the port listened on."""
         server, _thread = start_http_server(port, addr=host, registry=self.registry)
         return int(server.server_port)
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time (UTC), level, logger, message and `extra` fields."""
-
-    converter = staticmethod(time.gmtime)
-
-    _STANDARD = frozenset(
-        vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys() | {"message", "asctime"}
-    )
-
-    def format(self, record: logging.LogRecord) -> str:
-        out: dict[str, Any] = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        for key, value in vars(record).items():
-            if key not in self._STANDARD and not key.startswith("_"):
-                out[key] = value
-        if record.exc_info:
-            out["exc"] = self.formatException(record.exc_info)
-        return orjson.dumps(out, default=str).decode()
-
-
-
-def configure_json_logging(level: str = "INFO") -> None:
-    """Structured logs on stderr for the `consumers` loggers (the CLI's console stays rich)."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger("consumers")
-    logger.handlers[:] = [handler]
-    logger.setLevel(level.upper())
-    logger.propagate = False

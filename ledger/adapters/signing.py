@@ -27,13 +27,16 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from ledger.config import Settings
+from ledger.errors import LedgerError
 
 #: Public keys a verifier trusts, by key id.
 KeyRing = Mapping[str, Ed25519PublicKey]
 
 
-class MissingSigningKeyError(Exception):
+class MissingSigningKeyError(LedgerError):
     """Signing was needed and no key is configured."""
+
+    code = "signing-key-missing"
 
     def __init__(self) -> None:
         super().__init__(
@@ -43,8 +46,10 @@ class MissingSigningKeyError(Exception):
         )
 
 
-class BadKeyError(ValueError):
+class BadKeyError(LedgerError, ValueError):
     """A key file or value could not be read as an Ed25519 key."""
+
+    code = "bad-key"
 
 
 def key_fingerprint(public_key: Ed25519PublicKey) -> str:

@@ -23,6 +23,8 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from ledger.errors import LedgerError
+
 HASH_SIZE = 32
 LEAF_PREFIX = b"\x00"
 NODE_PREFIX = b"\x01"
@@ -32,8 +34,10 @@ EMPTY_ROOT = hashlib.sha256(b"").digest()
 SubtreeHasher = Callable[[int, int], bytes]
 
 
-class ProofError(ValueError):
+class ProofError(LedgerError, ValueError):
     """A proof was asked for an index or size that the tree does not have."""
+
+    code = "proof-outside-tree"
 
 
 def leaf_hash(leaf: bytes) -> bytes:

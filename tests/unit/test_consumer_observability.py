@@ -9,7 +9,8 @@ from prometheus_client import generate_latest
 
 from cli.kafka import stats_table
 from consumers.batch import BatchResult
-from consumers.observability import IngestMetrics, JsonFormatter
+from consumers.observability import IngestMetrics
+from ledger.adapters.logs import JsonFormatter
 
 
 def applied(partition: int, consumed: int = 0, recorded: int = 0, duplicate: int = 0,
