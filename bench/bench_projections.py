@@ -44,8 +44,8 @@ from rich.table import Table
 from bench.common import bench_database_url, timed, write_results
 from bench.workload import workload
 from cli.root import build_ledger
-from ledger.adapters.eventstore import EventStore
-from ledger.adapters.rows import ENTRY_TOPIC
+from ledger.adapters.store import EventStore
+from ledger.adapters.store.rows import ENTRY_TOPIC
 from ledger.application.derivation import ResponsibilityEngine
 from ledger.application.recording import Ledger
 from ledger.config import Settings

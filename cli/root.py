@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ledger.adapters.clock import Clock, system_clock
-from ledger.adapters.eventstore import EventStore
+from ledger.adapters.store import EventStore
 from ledger.adapters.validation import EventValidator
 from ledger.application.derivation import ResponsibilityEngine
 from ledger.application.recording import Ledger

@@ -28,7 +28,6 @@ from rich.progress import (
 from rich.table import Table
 
 from ledger.adapters.clock import system_clock
-from ledger.adapters.eventstore import EventStore
 from ledger.adapters.signing import (
     BadKeyError,
     KeyRing,
@@ -38,6 +37,7 @@ from ledger.adapters.signing import (
     parse_public_key_option,
     signer_configured,
 )
+from ledger.adapters.store import EventStore
 from ledger.application.evidence import NotSealedError, Prover, resolve_event, verify_bundle
 from ledger.application.sealing import Sealer
 from ledger.application.verification import StoreReport, TenantReport, verify_store

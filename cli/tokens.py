@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ledger.adapters.clock import system_clock
-from ledger.adapters.eventstore import EventStore
+from ledger.adapters.store import EventStore
 from ledger.application.tokens import TokenService
 from ledger.config import Settings
 from ledger.domain.access import Role

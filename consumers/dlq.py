@@ -25,7 +25,7 @@ from consumers.dead_letters import (
     resolution_of,
 )
 from consumers.messages import parse_value
-from ledger.adapters.eventstore import AppendConflict
+from ledger.adapters.store import AppendConflict
 from ledger.application.recording import Ledger
 from ledger.domain.recording import Status
 

@@ -42,7 +42,7 @@ import orjson
 
 from consumers.dead_letters import DEAD_LETTER_TOPIC, DeadLetterRecorded
 from consumers.observability import IngestMetrics
-from ledger.adapters.eventstore import EventStore
+from ledger.adapters.store import EventStore
 from ledger.config import Settings
 
 log = logging.getLogger("consumers.relay")

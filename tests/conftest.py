@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ledger.adapters.eventstore import EventStore
+from ledger.adapters.store import EventStore
 from ledger.adapters.validation import EventValidator
 from ledger.application.recording import Ledger
 from ledger.config import Settings

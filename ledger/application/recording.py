@@ -17,7 +17,7 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Tracking
 
 from ledger.adapters.clock import Clock
-from ledger.adapters.eventstore import AppendConflict, EventStore, Staged
+from ledger.adapters.store import AppendConflict, EventStore, Staged
 from ledger.adapters.validation import EventValidator, Problem
 from ledger.domain.envelope import Envelope, IdempotencyKey
 from ledger.domain.events import ENTRY_KIND_DERIVED, ENTRY_KIND_INBOUND, ReceiptIssued

@@ -24,7 +24,7 @@ from typing import cast
 from eventsourcing.utils import get_topic
 
 from ledger.adapters.clock import Clock
-from ledger.adapters.eventstore import AppendConflict, EventStore
+from ledger.adapters.store import AppendConflict, EventStore
 from ledger.domain.access import (
     EvidenceRead,
     Principal,

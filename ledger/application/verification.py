@@ -32,9 +32,9 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from ledger.adapters.eventstore import EventStore
-from ledger.adapters.rows import ENTRY_TOPIC
 from ledger.adapters.signing import KeyRing, verify_signature
+from ledger.adapters.store import EventStore
+from ledger.adapters.store.rows import ENTRY_TOPIC
 from ledger.application.sealing import CHECKPOINT_TOPIC, tenant_of_stream
 from ledger.domain.chain import GENESIS_HASH, entry_hash
 from ledger.domain.checkpoint import CheckpointSigned, checkpoint_stream_id, entry_leaf_hash

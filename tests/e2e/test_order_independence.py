@@ -15,7 +15,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.adapters.eventstore import EventStore
+from ledger.adapters.store import EventStore
 from ledger.adapters.validation import default_validator
 from ledger.application.recording import Ledger
 from ledger.config import Settings

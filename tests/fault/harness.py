@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 import pytest
 
-from ledger.adapters.eventstore import EventStore
+from ledger.adapters.store import EventStore
 from ledger.config import Settings
 from tests.support.envelopes import make_envelope
 from tests.support.services import drop_store_tables, postgres_url

@@ -97,7 +97,7 @@ class Workload:
 
 
 def _all_applied(scenario: Scenario, work: Workload) -> bool:
-    from ledger.adapters.eventstore import EventStore
+    from ledger.adapters.store import EventStore
 
     if entry_count(scenario.settings(), scenario.tenant) != work.expected:
         return False

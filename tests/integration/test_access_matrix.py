@@ -28,8 +28,8 @@ from typer.testing import CliRunner
 from api.app import create_app
 from api.queries import ReadSide
 from cli.tokens import token_app
-from ledger.adapters.eventstore import EventStore
 from ledger.adapters.signing import Signer
+from ledger.adapters.store import EventStore
 from ledger.adapters.validation import EventValidator
 from ledger.application.derivation import ResponsibilityEngine
 from ledger.application.recording import Ledger

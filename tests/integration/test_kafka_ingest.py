@@ -27,7 +27,7 @@ from consumers.dlq import list_dead_letters, replay_dead_letters
 from consumers.observability import IngestMetrics
 from consumers.relay import H_REASON, H_SOURCE_OFFSET, H_SOURCE_PARTITION, H_SOURCE_TOPIC
 from consumers.service import ConsumeConfig, run_consume
-from ledger.adapters.eventstore import EventStore
+from ledger.adapters.store import EventStore
 from ledger.adapters.validation import DEFAULT_SCHEMAS_DIR, EventValidator
 from ledger.application.recording import Ledger
 from tests.fault.harness import (

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from ledger.adapters.eventstore import EventStore
+from ledger.adapters.store import EventStore
 from ledger.config import Settings
 from tests.support.services import drop_store_tables, postgres_url
 

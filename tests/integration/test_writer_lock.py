@@ -9,8 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ledger.adapters import eventstore
-from ledger.adapters.eventstore import EventStore
+from ledger.adapters.store import EventStore, locks
 from ledger.config import Settings
 from tests.support.services import drop_store_tables, postgres_url
 
@@ -63,7 +62,7 @@ def test_a_writer_that_waits_too_long_goes_on_without_the_turn(
 ) -> None:
     """The lock is an optimisation only: the store's unique keys keep positions safe."""
     first, second = two_stores
-    monkeypatch.setattr(eventstore, "WRITER_LOCK_WAIT_S", 0.2)
+    monkeypatch.setattr(locks, "WRITER_LOCK_WAIT_S", 0.2)
     with first.writer_lock(["acme"]):
         started = time.monotonic()
         with second.writer_lock(["acme"]) as held:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.adapters.eventstore import EventStore
+from ledger.adapters.store import EventStore
 from ledger.application.tokens import AuditTrail, TokenService
 from ledger.config import Settings
 from ledger.domain.access import Capability, Role, parse_token

@@ -10,8 +10,8 @@ from eventsourcing.application import Application
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.adapters.eventstore import OrjsonTranscoder
-from ledger.adapters.rows import entry_row, linked_rows, receipt_row, stage
+from ledger.adapters.store import OrjsonTranscoder
+from ledger.adapters.store.rows import entry_row, linked_rows, receipt_row, stage
 from ledger.domain.chain import GENESIS_HASH
 from ledger.domain.envelope import Envelope
 from ledger.domain.events import EntryRecorded, ReceiptIssued

@@ -5,7 +5,7 @@ orjson; building that dict directly, in the same field order, gives the same byt
 (tests/unit/test_rows.py holds them to it, tests/integration/test_ledger_store.py
 decodes them through the mapper) at a fraction of the cost, on the path every ingested
 event takes. Valid only for a store that encodes with plain orjson, uncompressed and
-unencrypted (`EventStore` checks).
+unencrypted (`writes_plain_rows` checks).
 
 Staging goes further for the append path: everything of an entry's and a receipt's
 state except the recording time, the position and the hashes is encoded before the
@@ -71,6 +71,11 @@ class StagedPlan:
     plan: AppendPlan
     entries: list[bytes]
     receipts: list[bytes]
+
+
+#: A plan as `EventStore.stage` leaves it for `EventStore.append_linked`: staged where
+#: rows are written directly, as it was elsewhere.
+Staged = StagedPlan | AppendPlan
 
 
 def stage(plan: AppendPlan) -> StagedPlan:

@@ -1,0 +1,102 @@
+"""The ledger's event store on the eventsourcing library (SQLite or PostgreSQL).
+
+Entries, receipts and (for Kafka ingest) tracking records go through the library's
+process recorder, so each batch and its read position commit in one transaction; on
+PostgreSQL the rows travel by binary COPY (`copy_append`). Reads are `StoreReads`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Any, cast
+
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import IntegrityError, ProcessRecorder, Tracking
+from eventsourcing.postgres import PostgresProcessRecorder
+
+from ledger.adapters.store.copy_append import CopyAppend
+from ledger.adapters.store.library import LedgerApplication
+from ledger.adapters.store.locks import one_schema_change_at_a_time, writer_turn
+from ledger.adapters.store.reads import StoreReads
+from ledger.adapters.store.rows import Row, Staged, StagedPlan
+from ledger.config import Settings
+from ledger.domain.recording import AppendPlan, Links
+
+
+class AppendConflict(Exception):
+    """Another writer appended first (or took a key first); reload and decide again."""
+
+
+class EventStore(StoreReads):
+    """Reads and appends ledger entries; one instance per process, thread-safe."""
+
+    def __init__(self, settings: Settings) -> None:
+        env = settings.eventsourcing_env()
+        with one_schema_change_at_a_time(settings.database_url):
+            self._app = LedgerApplication(settings.store_name, env)
+        super().__init__(cast(ProcessRecorder, self._app.recorder), self._app.mapper)
+        self._store_name = settings.store_name
+        recorder = self._app.recorder
+        self._postgres = recorder if isinstance(recorder, PostgresProcessRecorder) else None
+        self.is_postgres = self._postgres is not None
+        #: PostgreSQL's appends by COPY (None on SQLite, where the library inserts).
+        self._copy = (
+            CopyAppend(self._postgres, self._app.mapper) if self._postgres is not None else None
+        )
+
+    def close(self) -> None:
+        self._app.close()
+
+    def append(
+        self, events: Sequence[DomainEventProtocol[Any]], tracking: Tracking | None = None
+    ) -> None:
+        """Store events (and the reader's position) in one transaction, or none of them."""
+        if self._copy is not None:
+            self._append_rows([self._copy.row(event) for event in events], tracking)
+            return
+        try:
+            self._app.events.put(list(events), tracking=tracking)
+        except IntegrityError as exc:
+            raise AppendConflict(str(exc)) from exc
+
+    def stage(self, plans: Sequence[AppendPlan]) -> list[Staged]:
+        """Encode what the plans' rows can hold before their positions are known, for
+        `append_linked` (done before a writer takes its turn; a no-op where rows are not
+        written directly)."""
+        if self._copy is not None:
+            return self._copy.stage(plans)
+        return list(plans)
+
+    def append_linked(
+        self,
+        staged: Sequence[Staged],
+        links: Sequence[Links],
+        now: datetime,
+        others: Sequence[DomainEventProtocol[Any]] = (),
+        tracking: Tracking | None = None,
+    ) -> None:
+        """Store linked plans' entries and receipts, then `others`, with the reader's
+        position, in one transaction (`append`'s contract, from staged plans)."""
+        if self._copy is None or not self._copy.plain_rows:
+            events: list[DomainEventProtocol[Any]] = []
+            for item, link in zip(staged, links, strict=True):
+                plan = item.plan if isinstance(item, StagedPlan) else item
+                events += plan.events(link, now)
+            self.append([*events, *others], tracking)
+            return
+        self._append_rows(self._copy.linked_rows(staged, links, now, others), tracking)
+
+    def writer_lock(self, tenants: Iterable[str]) -> AbstractContextManager[bool]:
+        """Hold, across processes, the turn to append to these tenants' ledgers; yields
+        whether it is held (`locks.writer_turn`; never on SQLite)."""
+        datastore = self._postgres.datastore if self._postgres is not None else None
+        return writer_turn(datastore, self._store_name, tenants)
+
+    def _append_rows(self, rows: Sequence[Row], tracking: Tracking | None) -> None:
+        assert self._copy is not None
+        try:
+            self._copy.append(rows, tracking)
+        except IntegrityError as exc:
+            raise AppendConflict(str(exc)) from exc
