@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -89,6 +90,18 @@ class Settings(BaseSettings):
     metrics_port: int = Field(
         default=9464, ge=0, le=65535,
         description="Port of `ledger consume`'s /metrics (0: any free port; taken: any free).",
+    )
+    # Logs of every process (cli/root.py configures them) and the HTTP API's errors.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="INFO", description="Least severe log records written (DEBUG ... CRITICAL)."
+    )
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="json: one JSON object per line on stderr (for log "
+        "collectors); text: plain lines for a person at a terminal."
+    )
+    retry_after_s: int = Field(
+        default=1, ge=0, description="Seconds the HTTP API tells a client to wait "
+        "(`Retry-After`) before sending again a request the store could not take (503)."
     )
     # Customer policy rules (CEL): limits at definition (rule_too_complex beyond them) and
     # evaluation in worker processes; see ledger/domain/responsibility/rules.py.
