@@ -17,7 +17,7 @@ from api import queries as read_api
 from api.console import mount_console
 from api.evidence import router as evidence_router
 from api.ingest import router as ingest_router
-from api.problems import as_problem_media_type, install, problems
+from api.problems import DEFAULT_RETRY_AFTER_S, as_problem_media_type, install, problems
 from api.proofs import router as proofs_router
 from api.read_side import ReadSide, lifespan
 from api.responses import OrjsonResponse
@@ -66,10 +66,12 @@ def _ops_routes(app: FastAPI) -> None:
 
 
 def create_app(
-    ledger: Ledger, *, read_side: ReadSide | None = None, run_projections: bool = False
+    ledger: Ledger, *, read_side: ReadSide | None = None, run_projections: bool = False,
+    retry_after_s: int = DEFAULT_RETRY_AFTER_S,
 ) -> FastAPI:
     """`run_projections`: keep the read models current in a background thread (a live
-    server); without it they are built on first query and tests catch them up directly."""
+    server); without it they are built on first query and tests catch them up directly.
+    `retry_after_s`: the `Retry-After` of a 503 when the store could not take a request."""
     app = FastAPI(
         title="Accountability ledger",
         version="0.1.0",
@@ -81,7 +83,7 @@ def create_app(
     app.state.read_side = read_side or ReadSide(ledger, run_projections=run_projections)
     app.state.tokens = TokenService(ledger.store, ledger.clock)
     app.state.audit = AuditTrail(ledger.store, ledger.clock)
-    install(app)
+    install(app, retry_after_s)
     _ops_routes(app)
     app.include_router(ingest_router)
     app.include_router(read_api.router)

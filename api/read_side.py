@@ -44,11 +44,15 @@ class ReadSide:
     def projections(self) -> Projections:
         with self._lock:
             if self._projections is None:
-                settings = self.settings or Settings()
-                self._projections = Projections(
-                    self.ledger.store, lateness=settings.allowed_lateness,
-                    store_name=None if self.settings is None else settings.store_name)
+                self._projections = self._open_projections()
             return self._projections
+
+    def _open_projections(self) -> Projections:
+        """The views of the ledger's store, as the settings say (the defaults without)."""
+        if self.settings is None:
+            return Projections(self.ledger.store)
+        return Projections(self.ledger.store, lateness=self.settings.allowed_lateness,
+                           store_name=self.settings.store_name)
 
     def reads(self) -> ReadModels:
         if self.worker is not None:

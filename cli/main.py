@@ -10,11 +10,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cli.root import build_engine, build_ledger
+from cli.root import build_engine, build_ledger, configure_logging, load_settings
 from cli.runtime import tune_gc_for_ingest
 from ledger.application.file_ingest import ingest_file
 from ledger.application.follower import FollowerThread
-from ledger.config import Settings
 
 app = typer.Typer(help="Event-sourced accountability ledger.", no_args_is_help=True)
 console = Console()
@@ -31,7 +30,8 @@ def ingest(
     batch_size: Annotated[int | None, typer.Option(help="Events per transaction.")] = None,
 ) -> None:
     """Record every event of a JSON Lines file; rejects go to FILE.rejected.jsonl."""
-    settings = Settings()
+    settings = load_settings()
+    configure_logging(settings)
     ledger = build_ledger(settings)
     tune_gc_for_ingest()
     total = _count_lines(file)
@@ -65,15 +65,19 @@ def serve(
     from api.app import create_app
     from api.queries import ReadSide
 
-    settings = Settings()
+    settings = load_settings()
+    configure_logging(settings)
     ledger = build_ledger(settings)
     engine = build_engine(ledger, settings, live=True)
     follower = FollowerThread("responsibility-engine", engine.run_once, settings.sweep_interval_s)
     follower.start()
     try:
         app_ = create_app(ledger, read_side=ReadSide(ledger, settings=settings,
-                                                     run_projections=True))
-        uvicorn.run(app_, host=host, port=port, log_level="info")
+                                                     run_projections=True),
+                          retry_after_s=settings.retry_after_s)
+        # log_config=None: uvicorn's loggers keep the process's one handler (JSON lines).
+        uvicorn.run(app_, host=host, port=port, log_config=None,
+                    log_level=settings.log_level.lower())
     finally:
         follower.stop()
         ledger.store.close()
@@ -82,7 +86,8 @@ def serve(
 @app.command()
 def derive() -> None:
     """Run the responsibility engine until it has caught up with the ledger, then exit."""
-    settings = Settings()
+    settings = load_settings()
+    configure_logging(settings)
     ledger = build_ledger(settings)
     engine = build_engine(ledger, settings)
     with console.status("deriving responsibility from the ledger..."):
@@ -100,7 +105,7 @@ def demo(
     """Load the worked examples E1-E4 into the store, show them, then serve the API."""
     from cli.demo import run_demo
 
-    run_demo(console)
+    run_demo(console, load_settings())
     if serve_after:
         serve(host="127.0.0.1", port=port)
 

@@ -1,8 +1,16 @@
-"""The one place that wires the ledger together from settings."""
+"""The composition root: the one place that reads the settings from the environment,
+configures the process's logs, and wires the ledger together from those settings.
+
+Everything else is handed its settings (or the values it needs) as parameters.
+"""
 
 from __future__ import annotations
 
+import os
+from functools import lru_cache
+
 from ledger.adapters.clock import Clock, system_clock
+from ledger.adapters.logs import install_log_handler
 from ledger.adapters.store import EventStore
 from ledger.adapters.validation import EventValidator
 from ledger.application.derivation import ResponsibilityEngine
@@ -10,9 +18,39 @@ from ledger.application.recording import Ledger
 from ledger.application.sealing import install_sealer
 from ledger.config import Settings
 
+#: Prefix of the environment variables the settings are read from.
+ENV_PREFIX = "LEDGER_"
+
+
+def load_settings() -> Settings:
+    """This process's settings, read from its LEDGER_* environment variables.
+
+    Read once and reused; read again only when those variables change (a test runs
+    several commands in one process, each with an environment of its own)."""
+    return _settings_for(_ledger_environment())
+
+
+def _ledger_environment() -> tuple[tuple[str, str], ...]:
+    # pydantic-settings matches names case-insensitively, so the key does too.
+    return tuple(sorted((name, value) for name, value in os.environ.items()
+                        if name.upper().startswith(ENV_PREFIX)))
+
+
+@lru_cache(maxsize=8)
+def _settings_for(environment: tuple[tuple[str, str], ...]) -> Settings:
+    del environment  # only the cache's key: Settings() reads the environment itself
+    return Settings()
+
+
+def configure_logging(settings: Settings, level: str | None = None) -> None:
+    """Logs of a long-running process: every logger (uvicorn's and libraries' too) to
+    stderr, as JSON lines or text (LEDGER_LOG_FORMAT), from LEDGER_LOG_LEVEL or `level`.
+    Calling it again replaces the handler rather than adding one."""
+    install_log_handler(level or settings.log_level, settings.log_format)
+
 
 def build_ledger(settings: Settings | None = None, clock: Clock = system_clock) -> Ledger:
-    settings = settings or Settings()
+    settings = settings or load_settings()
     ledger = Ledger(EventStore(settings), EventValidator(), clock)
     install_sealer(ledger, settings)  # signed checkpoints after appends (tamper evidence)
     return ledger

@@ -27,6 +27,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from cli.root import configure_logging, load_settings
 from ledger.adapters.clock import system_clock
 from ledger.adapters.signing import (
     BadKeyError,
@@ -88,7 +89,7 @@ def verify(
 
     Reports the first bad position of each tenant and exits 1 if anything was tampered with.
     """
-    settings = Settings()
+    settings = load_settings()
     keys = _keys(public_key, settings)
     store = EventStore(settings)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -209,7 +210,9 @@ def checkpoint(
     ] = None,
 ) -> None:
     """Sign a checkpoint now for every tenant with unsigned entries (or keep doing so)."""
-    settings = Settings()
+    settings = load_settings()
+    if watch is not None:  # a long-running process: its logs go where the others' go
+        configure_logging(settings)
     try:
         signer = load_signer(settings)
     except (MissingSigningKeyError, BadKeyError) as exc:
@@ -250,7 +253,7 @@ def keys_generate(
     ] = None,
 ) -> None:
     """Write a new keypair: ID.key (private, mode 600) and ID.pub (give this to verifiers)."""
-    folder = directory or Settings().home / "keys"
+    folder = directory or load_settings().home / "keys"
     try:
         made = generate_keypair(folder, key_id)
     except FileExistsError as exc:
@@ -283,7 +286,7 @@ def proofs_export(
     """Write a self-contained proof bundle, checkable offline by `ledger verify-evidence`."""
     if case is None and not event:
         raise _fail("name the entries: --case CASE and/or --event ID")
-    store = EventStore(Settings())
+    store = EventStore(load_settings())
     try:
         entries = store.find_entries(tenant, stream=f"case:{case}") if case else []
         for ref in event or []:

@@ -9,10 +9,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.root import load_settings
 from ledger.adapters.clock import system_clock
 from ledger.adapters.store import EventStore
 from ledger.application.tokens import TokenService
-from ledger.config import Settings
 from ledger.domain.access import Role
 
 token_app = typer.Typer(help="API tokens: created once, stored hashed, revocable.")
@@ -20,7 +20,7 @@ console = Console()
 
 
 def _service() -> TokenService:
-    return TokenService(EventStore(Settings()), system_clock)
+    return TokenService(EventStore(load_settings()), system_clock)
 
 
 @token_app.command("create")

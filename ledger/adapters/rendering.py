@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+from ledger.errors import LedgerError
+
 FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
     "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
@@ -69,8 +71,10 @@ EMPLOYEE_COLUMNS = (
 PDF_TABLE_ROWS = 100
 
 
-class FontMissing(RuntimeError):
+class FontMissing(LedgerError, RuntimeError):
     """No CJK TrueType font: Chinese names would not render, so no PDF is made."""
+
+    code = "font-missing"
 
 
 def _cell(value: Any) -> str:

@@ -22,18 +22,24 @@ from ledger.adapters.validation import EventValidator, Problem
 from ledger.domain.envelope import Envelope, IdempotencyKey
 from ledger.domain.events import ENTRY_KIND_DERIVED, ENTRY_KIND_INBOUND, ReceiptIssued
 from ledger.domain.recording import AppendPlan, Links, Outcome, Reason, Status, plan_appends
+from ledger.errors import LedgerError
 
 MAX_ATTEMPTS = 20
 #: How many items `prepare` validates between looks at whether a turn is being held.
 _YIELD_EVERY = 50
 
 
-class LedgerUnavailable(Exception):
+class LedgerUnavailable(LedgerError):
     """The store kept refusing the append (contention or outage); nothing was recorded."""
 
+    code = "ledger-unavailable"
+    retryable = True
 
-class AlreadyTracked(Exception):
+
+class AlreadyTracked(LedgerError):
     """The tracking position was already recorded: this batch was processed before."""
+
+    code = "already-tracked"
 
 
 #: Builds, for a rejected item, an event to store in the same transaction (a dead letter),
