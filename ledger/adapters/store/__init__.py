@@ -9,7 +9,7 @@ library's application).
 from ledger.adapters.store.library import OrjsonTranscoder
 from ledger.adapters.store.reads import StoreReads
 from ledger.adapters.store.rows import ENTRY_TOPIC, RECEIPT_TOPIC, Staged
-from ledger.adapters.store.store import AppendConflict, EventStore
+from ledger.adapters.store.store import AppendConflict, EventStore, StoreUnavailable
 
 __all__ = [
     "ENTRY_TOPIC",
@@ -19,4 +19,5 @@ __all__ = [
     "OrjsonTranscoder",
     "Staged",
     "StoreReads",
+    "StoreUnavailable",
 ]

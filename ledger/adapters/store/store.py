@@ -13,7 +13,13 @@ from datetime import datetime
 from typing import Any, cast
 
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import IntegrityError, ProcessRecorder, Tracking
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    ProcessRecorder,
+    Tracking,
+)
 from eventsourcing.postgres import PostgresProcessRecorder
 
 from ledger.adapters.store.copy_append import CopyAppend
@@ -23,10 +29,22 @@ from ledger.adapters.store.reads import StoreReads
 from ledger.adapters.store.rows import Row, Staged, StagedPlan
 from ledger.config import Settings
 from ledger.domain.recording import AppendPlan, Links
+from ledger.errors import LedgerError
 
 
-class AppendConflict(Exception):
+class AppendConflict(LedgerError):
     """Another writer appended first (or took a key first); reload and decide again."""
+
+    code = "append-conflict"
+    retryable = True
+
+
+class StoreUnavailable(LedgerError):
+    """The database did not take the append in time (a lock it waited for too long, a
+    broken or refused connection); nothing was stored, and the same append may succeed."""
+
+    code = "store-unavailable"
+    retryable = True
 
 
 class EventStore(StoreReads):
@@ -46,6 +64,11 @@ class EventStore(StoreReads):
             CopyAppend(self._postgres, self._app.mapper) if self._postgres is not None else None
         )
 
+    @property
+    def name(self) -> str:
+        """The store's name (LEDGER_STORE_NAME): the prefix of its tables and locks."""
+        return self._store_name
+
     def close(self) -> None:
         self._app.close()
 
@@ -60,6 +83,8 @@ class EventStore(StoreReads):
             self._app.events.put(list(events), tracking=tracking)
         except IntegrityError as exc:
             raise AppendConflict(str(exc)) from exc
+        except (OperationalError, InterfaceError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
 
     def stage(self, plans: Sequence[AppendPlan]) -> list[Staged]:
         """Encode what the plans' rows can hold before their positions are known, for
@@ -100,3 +125,5 @@ class EventStore(StoreReads):
             self._copy.append(rows, tracking)
         except IntegrityError as exc:
             raise AppendConflict(str(exc)) from exc
+        except (OperationalError, InterfaceError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
