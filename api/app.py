@@ -17,6 +17,7 @@ from api import queries as read_api
 from api.console import mount_console
 from api.evidence import router as evidence_router
 from api.ingest import router as ingest_router
+from api.limits import ApiLimits, BodyLimit
 from api.problems import DEFAULT_RETRY_AFTER_S, as_problem_media_type, install, problems
 from api.proofs import router as proofs_router
 from api.read_side import ReadSide, lifespan
@@ -67,11 +68,13 @@ def _ops_routes(app: FastAPI) -> None:
 
 def create_app(
     ledger: Ledger, *, read_side: ReadSide | None = None, run_projections: bool = False,
-    retry_after_s: int = DEFAULT_RETRY_AFTER_S,
+    retry_after_s: int = DEFAULT_RETRY_AFTER_S, limits: ApiLimits | None = None,
 ) -> FastAPI:
     """`run_projections`: keep the read models current in a background thread (a live
     server); without it they are built on first query and tests catch them up directly.
+    `limits`: body size, events per request, token cache (default: the settings').
     `retry_after_s`: the `Retry-After` of a 503 when the store could not take a request."""
+    limits = limits or ApiLimits()
     app = FastAPI(
         title="Accountability ledger",
         version="0.1.0",
@@ -81,7 +84,10 @@ def create_app(
     )
     app.state.ledger = ledger
     app.state.read_side = read_side or ReadSide(ledger, run_projections=run_projections)
-    app.state.tokens = TokenService(ledger.store, ledger.clock)
+    app.state.limits = limits
+    app.state.tokens = TokenService(ledger.store, ledger.clock,
+                                    cache_size=limits.token_cache_size)
+    app.add_middleware(BodyLimit, limit=limits.max_body_bytes)
     app.state.audit = AuditTrail(ledger.store, ledger.clock)
     install(app, retry_after_s)
     _ops_routes(app)

@@ -18,7 +18,7 @@ from api import examples
 from api.auth import authenticated, require
 from api.problems import AUTHENTICATED, ProblemError, problems
 from api.responses import OrjsonResponse
-from ledger.application.tokens import TokenInfo, TokenService
+from ledger.application.tokens import Scope, TokenInfo, TokenService
 from ledger.domain.access import GRANTS, Capability, Principal, Role, parse_token
 
 Admin = Annotated[Principal, Depends(require(Capability.MANAGE_TOKENS))]
@@ -33,7 +33,15 @@ class TokenRequest(BaseModel):
     role: Role = Field(description="publisher, auditor, hr, manager or admin.")
     unit_id: str | None = Field(default=None, min_length=1, max_length=200,
                                 description="Managers only (and required for them): the "
-                                "unit whose subtree they read.")
+                                "unit whose subtree they read; it must be defined in the "
+                                "tenant's ledger.")
+    sources: list[str] = Field(default=[], max_length=100, description="Publishers only: "
+                               "the sources the token may publish for (empty: any). Give "
+                               "each upstream system a token scoped to its sources, so no "
+                               "other publisher can take its idempotency keys first.")
+    type_prefixes: list[str] = Field(default=[], max_length=100, description="Publishers "
+                                     "only: event-type prefixes the token may publish, e.g. "
+                                     "`ledger.operation.` (empty: any).")
 
 
 class TokenOut(BaseModel):
@@ -43,6 +51,9 @@ class TokenOut(BaseModel):
     unit_id: str | None
     issued_at: str
     issued_by: str = Field(description="`cli:<user>` or `token:<id of the admin's token>`.")
+    sources: list[str] = Field(default=[], description="A publisher's sources (empty: any).")
+    type_prefixes: list[str] = Field(default=[], description="A publisher's event-type "
+                                     "prefixes (empty: any).")
     active: bool
     revoked_at: str | None
     revoked_by: str | None
@@ -56,6 +67,8 @@ class TokenIssuedOut(BaseModel):
     unit_id: str | None
     issued_at: str
     issued_by: str
+    sources: list[str] = []
+    type_prefixes: list[str] = []
 
 
 class TokenList(BaseModel):
@@ -79,7 +92,8 @@ def token_out(info: TokenInfo) -> dict[str, Any]:
     issued, revoked = info.issued, info.revoked
     return {"token_id": issued.token_id, "tenant": issued.tenant, "role": issued.role,
             "unit_id": issued.unit_id, "issued_at": issued.timestamp.isoformat(),
-            "issued_by": issued.issued_by, "active": revoked is None,
+            "issued_by": issued.issued_by, "sources": list(issued.sources),
+            "type_prefixes": list(issued.type_prefixes), "active": revoked is None,
             "revoked_at": revoked.timestamp.isoformat() if revoked else None,
             "revoked_by": revoked.revoked_by if revoked else None}
 
@@ -94,14 +108,17 @@ def _own_token(tokens: TokenService, admin: Principal, token_id: str) -> TokenIn
 @router.post(
     "/v1/tokens", status_code=201, response_model=TokenIssuedOut, summary="Issue a token",
     responses={201: examples.ok(examples.TOKEN_ISSUED, "The token, shown this once."),
-               **problems(400, 422, s422="Unknown role, a manager without a unit, or a "
-                          "unit for another role.")},
+               **problems(400, 422, s422="Unknown role, a manager without a unit or "
+                          "with a unit the tenant has not defined, a unit for another role, "
+                          "or a scope for another role than publisher.")},
 )
 def create_token(body: TokenRequest, admin: Admin, request: Request) -> Response:
     """Issue a token of the admin's tenant. Its secret is in this answer only."""
     tokens = _tokens(request)
     try:
-        token = tokens.create(admin.tenant, body.role, body.unit_id, f"token:{admin.token_id}")
+        token = tokens.create(admin.tenant, body.role, body.unit_id, f"token:{admin.token_id}",
+                              scope=Scope(tuple(body.sources), tuple(body.type_prefixes)),
+                              defined_unit_only=True)
     except ValueError as exc:
         raise ProblemError(422, "Invalid token request", str(exc)) from exc
     parsed = parse_token(token)
@@ -110,7 +127,7 @@ def create_token(body: TokenRequest, admin: Admin, request: Request) -> Response
     assert info is not None
     out = token_out(info)
     issued = {key: out[key] for key in ("token_id", "tenant", "role", "unit_id", "issued_at",
-                                        "issued_by")}
+                                        "issued_by", "sources", "type_prefixes")}
     return OrjsonResponse({"token": token, **issued}, status_code=201)
 
 

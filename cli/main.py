@@ -63,6 +63,7 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from api.limits import ApiLimits
     from api.queries import ReadSide
 
     settings = load_settings()
@@ -74,6 +75,7 @@ def serve(
     try:
         app_ = create_app(ledger, read_side=ReadSide(ledger, settings=settings,
                                                      run_projections=True),
+                          limits=ApiLimits.from_settings(settings),
                           retry_after_s=settings.retry_after_s)
         # log_config=None: uvicorn's loggers keep the process's one handler (JSON lines).
         uvicorn.run(app_, host=host, port=port, log_config=None,

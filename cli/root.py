@@ -13,6 +13,7 @@ from ledger.adapters.clock import Clock, system_clock
 from ledger.adapters.logs import install_log_handler
 from ledger.adapters.store import EventStore
 from ledger.adapters.validation import EventValidator
+from ledger.application.admission import Admission
 from ledger.application.derivation import ResponsibilityEngine
 from ledger.application.recording import Ledger
 from ledger.application.sealing import install_sealer
@@ -51,7 +52,8 @@ def configure_logging(settings: Settings, level: str | None = None) -> None:
 
 def build_ledger(settings: Settings | None = None, clock: Clock = system_clock) -> Ledger:
     settings = settings or load_settings()
-    ledger = Ledger(EventStore(settings), EventValidator(), clock)
+    admission = Admission(settings.max_string_length, settings.future_time_tolerance)
+    ledger = Ledger(EventStore(settings), EventValidator(), clock, admission)
     install_sealer(ledger, settings)  # signed checkpoints after appends (tamper evidence)
     return ledger
 

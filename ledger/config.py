@@ -87,6 +87,33 @@ class Settings(BaseSettings):
         "once partitions of its topic have belonged to nobody this long "
         "(consumers/group_health.py)."
     )
+    # Limits on hostile or clumsy input; see docs/operations.md.
+    max_body_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024,
+        description="Largest HTTP request body; a larger one is a 413 problem, refused from "
+        "its Content-Length or as soon as the streamed body passes the limit, before parsing.",
+    )
+    max_events_per_request: int = Field(
+        default=1000, ge=1,
+        description="Most events in one POST /v1/events; more is a 413 problem (type "
+        "too-many-events) and nothing is recorded. Send larger batches as several requests.",
+    )
+    max_string_length: int = Field(
+        default=65_536, ge=256,
+        description="Longest string (in characters), key or value, anywhere in an event; a "
+        "longer one is refused per event (rule string_too_long), on every ingest path.",
+    )
+    future_time_tolerance: timedelta = Field(
+        default=timedelta(minutes=5),
+        description="ISO 8601 duration: an event whose time is further ahead of the service's "
+        "clock is refused (rule time_in_future), on every ingest path. At most "
+        "LEDGER_ALLOWED_LATENESS keeps the watermark from ever passing the clock.",
+    )
+    token_cache_size: int = Field(
+        default=10_000, ge=1,
+        description="Most API token records the server keeps cached (least recently used "
+        "go first); unknown tokens are cached too, so this bounds what bogus ones cost.",
+    )
     metrics_port: int = Field(
         default=9464, ge=0, le=65535,
         description="Port of `ledger consume`'s /metrics (0: any free port; taken: any free).",

@@ -4,6 +4,11 @@ Formatting only: the documents come from the read side; these functions turn the
 document into each format, so JSON, CSV, XLSX and PDF can never disagree on content.
 `render_evidence` / `render_units` pick the format by name, for the API and the CLI alike.
 
+Spreadsheets never run what the ledger was sent: a CSV cell that begins with `=`, `+`,
+`-`, `@`, a tab or a carriage return gets a leading `'` (OWASP's rule against CSV
+injection), and every XLSX cell is written as a plain string, never a formula, so an
+employee id like `=HYPERLINK(...)` stays text in Excel.
+
 Renderers of evidence take an optional `progress` callback, called with the number of
 rows just rendered, so `ledger export evidence` can show a bar for an employee with tens
 of thousands of records; `evidence_rows(doc, fmt)` says how many calls' worth to expect.
@@ -83,6 +88,23 @@ def _cell(value: Any) -> str:
     if isinstance(value, list | tuple):
         return " ".join(str(v) for v in value)
     return str(value)
+
+
+#: What makes a spreadsheet program read a CSV cell as a formula (OWASP, CSV injection).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(text: str) -> str:
+    """`text`, prefixed with a single quote when a spreadsheet would read it as a formula."""
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
+def _as_text(cells: Iterable[Any]) -> None:
+    """Make the just-appended XLSX cells plain strings: openpyxl reads a str starting with
+    `=` as a formula (and `#N/A` and the like as errors) unless told otherwise."""
+    for cell in cells:
+        if isinstance(cell.value, str) and cell.data_type != "s":
+            cell.data_type = "s"
 
 
 def _rows(records: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> list[list[str]]:
@@ -176,7 +198,7 @@ def _csv_bytes(header: Sequence[str], rows: Iterable[Sequence[str]],
     writer = csv.writer(out)
     writer.writerow(header)
     for row in rows:
-        writer.writerow(row)
+        writer.writerow([csv_safe(cell) for cell in row])
         _tick(progress)
     return ("\ufeff" + out.getvalue()).encode()
 
@@ -212,6 +234,7 @@ def _sheet_rows(
         cell.font = Font(bold=True)
     for row in rows:
         sheet.append(list(row))
+        _as_text(sheet[sheet.max_row])
         _tick(progress)
     sheet.freeze_panes = "A2"
     for column_cells in sheet.columns:
@@ -224,6 +247,7 @@ def _summary(workbook: Any, pairs: Sequence[tuple[str, Any]]) -> None:
     sheet.title = "Summary"
     for key, value in pairs:
         sheet.append([key, _cell(value)])
+        _as_text(sheet[sheet.max_row])
     sheet.column_dimensions["A"].width = 24
     sheet.column_dimensions["B"].width = 70
 

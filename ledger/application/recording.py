@@ -19,6 +19,7 @@ from eventsourcing.persistence import Tracking
 from ledger.adapters.clock import Clock
 from ledger.adapters.store import AppendConflict, EventStore, Staged
 from ledger.adapters.validation import EventValidator, Problem
+from ledger.application.admission import Admission
 from ledger.domain.envelope import Envelope, IdempotencyKey
 from ledger.domain.events import ENTRY_KIND_DERIVED, ENTRY_KIND_INBOUND, ReceiptIssued
 from ledger.domain.recording import AppendPlan, Links, Outcome, Reason, Status, plan_appends
@@ -60,10 +61,15 @@ class Prepared:
 
 
 class Ledger:
-    def __init__(self, store: EventStore, validator: EventValidator, clock: Clock) -> None:
+    def __init__(
+        self, store: EventStore, validator: EventValidator, clock: Clock,
+        admission: Admission | None = None,
+    ) -> None:
         self.store = store
         self.validator = validator
         self.clock = clock
+        #: Limits beyond the contract (string length, event time against the clock).
+        self.admission = admission or Admission()
         self._lock = threading.Lock()
         #: Called with the outcomes and the events of every committed append, before it
         #: returns (tamper evidence signs its checkpoints here, see sealing.py). A hook must
@@ -101,11 +107,15 @@ class Ledger:
         behind this loop (measured: docs/decisions/0003-writer-lock.md).
         """
         rejected: list[Outcome] = []
+        now = self.clock()  # once per batch: what `time_in_future` is judged against
         by_tenant: dict[str, list[tuple[int, Envelope]]] = defaultdict(list)
         for index, item in enumerate(items):
             if not index % _YIELD_EVERY:
                 self._no_turn.wait()
-            problems = self.validator.validate(item)
+            problems = (self.admission.before_validation(item)
+                        or self.validator.validate(item))
+            if not problems and isinstance(item, dict):
+                problems = self.admission.after_validation(item, now)
             if problems:
                 rejected.append(_rejected(index, item, problems))
                 continue

@@ -1,13 +1,21 @@
-"""Who may do what: roles, principals and API tokens (issue 5), as pure rules.
+"""Who may do what: roles, principals and API tokens, as pure rules.
 
 A token is shown once and stored only as its SHA-256; its id travels in the clear so a
-presented token is found without scanning and compared in constant time.
+presented token is found without scanning and compared in constant time. A presented
+token of any other shape than the ones issued (`parse_token`) is refused before any
+look-up, so a bogus one costs neither a store read, a hash nor a cache entry.
+
+A publisher token may be scoped to sources and event-type prefixes: it then publishes
+only events of those sources whose type starts with one of the prefixes. Scoping a
+token per upstream system keeps another publisher of the tenant from taking that
+system's idempotency keys (`source` is part of the key) before the system itself.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +25,10 @@ from uuid import UUID
 from ledger.domain.envelope import derived_uuid
 
 TOKEN_PREFIX = "lt"
+#: What `format_token` makes of `secrets.token_hex(6)` and `secrets.token_urlsafe(32)`.
+TOKEN_SHAPE = re.compile(r"lt_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
+TOKEN_LENGTH = 3 + 12 + 1 + 43
+SOURCE_FORBIDDEN = "source_forbidden"
 
 
 class Role(StrEnum):
@@ -79,9 +91,23 @@ class Principal:
     tenant: str
     role: Role
     unit_id: str | None = None
+    #: A publisher's scope: its sources (empty: any) and event-type prefixes (empty: any).
+    sources: frozenset[str] = frozenset()
+    type_prefixes: tuple[str, ...] = ()
 
     def may(self, capability: Capability) -> bool:
         return capability in GRANTS[self.role]
+
+    def out_of_scope(self, source: str, event_type: str) -> str | None:
+        """Why this principal may not publish an event of `source` and `event_type`, or
+        None when it may."""
+        if self.sources and source not in self.sources:
+            return (f"this token publishes for the sources {sorted(self.sources)} only, "
+                    f"not {source!r}")
+        if self.type_prefixes and not event_type.startswith(self.type_prefixes):
+            return (f"this token publishes event types starting with "
+                    f"{list(self.type_prefixes)} only, not {event_type!r}")
+        return None
 
     @property
     def scoped_to_unit(self) -> bool:
@@ -101,6 +127,9 @@ class TokenIssued:
     unit_id: str | None
     secret_sha256: str
     issued_by: str
+    # A publisher's scope (see Principal); defaults, so tokens stored before scopes load.
+    sources: tuple[str, ...] = ()
+    type_prefixes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -150,11 +179,14 @@ def format_token(token_id: str, secret: str) -> str:
 
 
 def parse_token(presented: str) -> tuple[str, str] | None:
-    """(token id, secret) of a well-formed token, else None."""
-    parts = presented.split("_", 2)
-    if len(parts) != 3 or parts[0] != TOKEN_PREFIX or not parts[1] or not parts[2]:
+    """(token id, secret) of a token of the issued shape, else None; the length is judged
+    first, so a token of megabytes is never scanned."""
+    if len(presented) != TOKEN_LENGTH:
         return None
-    return parts[1], parts[2]
+    shaped = TOKEN_SHAPE.fullmatch(presented)
+    if shaped is None:
+        return None
+    return shaped[1], shaped[2]
 
 
 def secret_matches(secret: str, issued: TokenIssued) -> bool:
