@@ -23,8 +23,10 @@ from api.proofs import router as proofs_router
 from api.read_side import ReadSide, lifespan
 from api.responses import OrjsonResponse
 from api.tokens import router as tokens_router
+from api.transparency import router as transparency_router
 from ledger.application.recording import Ledger
 from ledger.application.tokens import AuditTrail, TokenService
+from ledger.application.transparency import Transparency
 
 DESCRIPTION = """Event-sourced accountability ledger (rules: docs/domain-rules.md).
 
@@ -68,7 +70,8 @@ def _ops_routes(app: FastAPI) -> None:
 
 def create_app(
     ledger: Ledger, *, read_side: ReadSide | None = None, run_projections: bool = False,
-    retry_after_s: int = DEFAULT_RETRY_AFTER_S, limits: ApiLimits | None = None,
+    transparency: Transparency | None = None, limits: ApiLimits | None = None,
+    retry_after_s: int = DEFAULT_RETRY_AFTER_S,
 ) -> FastAPI:
     """`run_projections`: keep the read models current in a background thread (a live
     server); without it they are built on first query and tests catch them up directly.
@@ -89,11 +92,13 @@ def create_app(
                                     cache_size=limits.token_cache_size)
     app.add_middleware(BodyLimit, limit=limits.max_body_bytes)
     app.state.audit = AuditTrail(ledger.store, ledger.clock)
+    app.state.transparency = transparency or Transparency(ledger.store, ledger.clock)
     install(app, retry_after_s)
     _ops_routes(app)
     app.include_router(ingest_router)
     app.include_router(read_api.router)
     app.include_router(evidence_router)
+    app.include_router(transparency_router)
     app.include_router(proofs_router)
     app.include_router(tokens_router)
     mount_console(app)

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from ledger.adapters.rule_sandbox import SandboxConfig, shared_sandbox
 from ledger.application.recording import Ledger
 from ledger.config import Settings
 from projections.reads import ReadModels
@@ -51,8 +52,9 @@ class ReadSide:
         """The views of the ledger's store, as the settings say (the defaults without)."""
         if self.settings is None:
             return Projections(self.ledger.store)
+        evaluator = shared_sandbox(SandboxConfig.from_settings(self.settings))
         return Projections(self.ledger.store, lateness=self.settings.allowed_lateness,
-                           store_name=self.settings.store_name)
+                           store_name=self.settings.store_name, evaluator=evaluator)
 
     def reads(self) -> ReadModels:
         if self.worker is not None:

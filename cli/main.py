@@ -10,7 +10,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cli.root import build_engine, build_ledger, configure_logging, load_settings
+from cli.root import (
+    build_engine,
+    build_ledger,
+    build_sealed_ledger,
+    build_transparency,
+    checkpoint_timer,
+    configure_logging,
+    load_settings,
+)
 from cli.runtime import tune_gc_for_ingest
 from ledger.application.file_ingest import ingest_file
 from ledger.application.follower import FollowerThread
@@ -68,20 +76,26 @@ def serve(
 
     settings = load_settings()
     configure_logging(settings)
-    ledger = build_ledger(settings)
+    ledger, sealer = build_sealed_ledger(settings)
     engine = build_engine(ledger, settings, live=True)
     follower = FollowerThread("responsibility-engine", engine.run_once, settings.sweep_interval_s)
     follower.start()
+    timer = checkpoint_timer(sealer, settings)
+    if timer is not None:
+        timer.start()
     try:
         app_ = create_app(ledger, read_side=ReadSide(ledger, settings=settings,
                                                      run_projections=True),
                           limits=ApiLimits.from_settings(settings),
-                          retry_after_s=settings.retry_after_s)
+                          retry_after_s=settings.retry_after_s,
+                          transparency=build_transparency(ledger, settings))
         # log_config=None: uvicorn's loggers keep the process's one handler (JSON lines).
         uvicorn.run(app_, host=host, port=port, log_config=None,
                     log_level=settings.log_level.lower())
     finally:
         follower.stop()
+        if timer is not None:
+            timer.stop()
         ledger.store.close()
 
 
@@ -118,6 +132,7 @@ from cli import kafka as _kafka  # noqa: E402
 from cli import projections as _projections  # noqa: E402
 from cli import tamper as _tamper  # noqa: E402
 from cli import tokens as _tokens  # noqa: E402
+from cli import witness as _witness  # noqa: E402
 
 app.command("verify")(_tamper.verify)
 app.command("verify-evidence")(_tamper.verify_evidence)
@@ -130,3 +145,4 @@ app.add_typer(_kafka.dlq_app, name="dlq")
 app.add_typer(_tokens.token_app, name="token")
 app.add_typer(_projections.projections_app, name="projections")
 app.add_typer(_exports.export_app, name="export")
+app.add_typer(_witness.witness_app, name="witness")

@@ -11,13 +11,22 @@ from functools import lru_cache
 
 from ledger.adapters.clock import Clock, system_clock
 from ledger.adapters.logs import install_log_handler
+from ledger.adapters.rule_sandbox import (
+    SandboxConfig,
+    SandboxedEvaluator,
+    rule_limits,
+    shared_sandbox,
+)
 from ledger.adapters.store import EventStore
 from ledger.adapters.validation import EventValidator
 from ledger.application.admission import Admission
 from ledger.application.derivation import ResponsibilityEngine
+from ledger.application.follower import FollowerThread
 from ledger.application.recording import Ledger
-from ledger.application.sealing import install_sealer
+from ledger.application.sealing import Sealer, install_sealer
+from ledger.application.transparency import Transparency
 from ledger.config import Settings
+from ledger.domain.signed_note import parse_vkey
 
 #: Prefix of the environment variables the settings are read from.
 ENV_PREFIX = "LEDGER_"
@@ -51,12 +60,42 @@ def configure_logging(settings: Settings, level: str | None = None) -> None:
 
 
 def build_ledger(settings: Settings | None = None, clock: Clock = system_clock) -> Ledger:
-    settings = settings or load_settings()
+    return build_sealed_ledger(settings or load_settings(), clock)[0]
+
+
+def build_sealed_ledger(
+    settings: Settings, clock: Clock = system_clock
+) -> tuple[Ledger, Sealer | None]:
+    """The ledger and its sealer (None without a signing key), which signs checkpoints
+    after appends (tamper evidence)."""
     admission = Admission(settings.max_string_length, settings.future_time_tolerance)
-    ledger = Ledger(EventStore(settings), EventValidator(), clock, admission)
-    install_sealer(ledger, settings)  # signed checkpoints after appends (tamper evidence)
-    return ledger
+    validator = EventValidator(rule_limits=rule_limits(settings))
+    ledger = Ledger(EventStore(settings), validator, clock, admission)
+    return ledger, install_sealer(ledger, settings)
+
+
+def checkpoint_timer(sealer: Sealer | None, settings: Settings) -> FollowerThread | None:
+    """Seals quiet tenants too: while the process runs, no entry stays unsigned for more than
+    1.25 x LEDGER_CHECKPOINT_INTERVAL_S, which bounds what a truncation could hide."""
+    if sealer is None:
+        return None
+    return FollowerThread("checkpoint-timer", lambda: len(sealer.sweep()),
+                          settings.checkpoint_interval_s / 4)
 
 
 def build_engine(ledger: Ledger, settings: Settings, *, live: bool = False) -> ResponsibilityEngine:
-    return ResponsibilityEngine(ledger, settings.allowed_lateness, ledger.clock, live=live)
+    return ResponsibilityEngine(ledger, settings.allowed_lateness, ledger.clock, live=live,
+                                evaluator=rule_evaluator(settings))
+
+
+def rule_evaluator(settings: Settings) -> SandboxedEvaluator:
+    """Policy rules run in worker processes under a budget: a rule that crashes the CEL
+    library or runs away costs its own outcome, never this process (one pool per process,
+    shared by the engine and the read models)."""
+    return shared_sandbox(SandboxConfig.from_settings(settings))
+
+
+def build_transparency(ledger: Ledger, settings: Settings) -> Transparency:
+    """Signed notes and the witnesses whose cosignatures the ledger keeps."""
+    witnesses = [parse_vkey(k) for k in settings.witness_keys.split(",") if k.strip()]
+    return Transparency(ledger.store, ledger.clock, witnesses)

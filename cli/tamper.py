@@ -39,8 +39,10 @@ from ledger.adapters.signing import (
     signer_configured,
 )
 from ledger.adapters.store import EventStore
+from ledger.adapters.witness_state import WitnessStateDir
 from ledger.application.evidence import NotSealedError, Prover, resolve_event, verify_bundle
-from ledger.application.sealing import Sealer
+from ledger.application.handed_out import HandedOutCheck, check_handed_out, check_receipts
+from ledger.application.sealing import Sealer, tenants
 from ledger.application.verification import StoreReport, TenantReport, verify_store
 from ledger.config import Settings
 
@@ -84,14 +86,28 @@ def verify(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Also write every problem found to FILE.")
     ] = None,
+    checkpoint_file: Annotated[list[Path] | None, typer.Option(
+        "--checkpoint", exists=True, dir_okay=False,
+        help="A checkpoint handed out earlier (a signed note from GET "
+        "/v1/checkpoints/latest): the ledger must still extend it. Repeatable.")] = None,
+    witness_state: Annotated[Path | None, typer.Option(
+        exists=True, file_okay=False,
+        help="A witness's state folder: the ledger must extend every checkpoint in it.")] = None,
 ) -> None:
-    """Check the whole store: positions, digests, hash chain, checkpoint roots, signatures.
+    """Check the whole store: positions, digests, hash chain, checkpoint roots, signatures,
+    receipts, and that it still extends every checkpoint handed out earlier.
 
     Reports the first bad position of each tenant and exits 1 if anything was tampered with.
     """
     settings = load_settings()
     keys = _keys(public_key, settings)
     store = EventStore(settings)
+    if not keys and _has_checkpoints(store, tenant):
+        store.close()
+        raise _fail("no trusted public key: give --public-key FILE (the ledger's .pub) or "
+                    "configure its signing key; without one a signed checkpoint cannot be "
+                    "told from a forged one, so nothing was checked")
+    handed_out = _handed_out(checkpoint_file or [], witness_state)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TimeRemainingColumn())
     started = time.perf_counter()
@@ -106,18 +122,49 @@ def verify(
                 progress.advance(task["current"], n)
 
             report = verify_store(store, keys, tenant, progress=advance, on_tenant=on_tenant)
+        outsiders = check_handed_out(store, handed_out, keys)
+        receipts = check_receipts(store, tenant)
     finally:
         store.close()
     elapsed = time.perf_counter() - started
     _print_report(report, elapsed, bool(keys))
+    intact = _print_outside_checks(outsiders, receipts)
     if json_out is not None:
         problems = [p.as_dict() for t in report.tenants for p in t.problems]
         json_out.write_bytes(orjson.dumps({"ok": report.ok, "problems": problems},
                                           option=orjson.OPT_INDENT_2))
     if not report.tenants:
         console.print("the store holds no ledger")
-    if not report.ok:
+    if not report.ok or not intact:
         raise typer.Exit(code=1)
+
+
+def _has_checkpoints(store: EventStore, tenant: str | None) -> bool:
+    names = [tenant] if tenant else tenants(store)
+    return any(store.latest_checkpoint(name) is not None for name in names)
+
+
+def _handed_out(files: list[Path], witness_state: Path | None) -> list[tuple[str, str]]:
+    notes = [(str(f), f.read_text(encoding="utf-8")) for f in files]
+    if witness_state is not None:
+        kept = WitnessStateDir(witness_state).notes()
+        notes += [(f"{witness_state} #{i + 1}", note) for i, note in enumerate(kept)]
+    return notes
+
+
+def _print_outside_checks(outsiders: list[HandedOutCheck], receipts: list[str]) -> bool:
+    for check in outsiders:
+        if check.ok:
+            console.print(f"[green]extends[/green] {check.origin} at size {check.tree_size} "
+                          f"({check.source})")
+        else:
+            console.print(f"[red]does not extend[/red] {check.origin} at size "
+                          f"{check.tree_size} ({check.source}): {check.problem}")
+    for problem in receipts[:20]:
+        console.print(f"[red]receipt[/red] {problem}")
+    if len(receipts) > 20:
+        console.print(f"  ... and {len(receipts) - 20} more receipt problems")
+    return all(c.ok for c in outsiders) and not receipts
 
 
 def _print_report(report: StoreReport, elapsed: float, have_keys: bool) -> None:
