@@ -61,6 +61,15 @@ class Settings(BaseSettings):
     signing_required: bool = Field(
         default=False, description="Refuse to start without a signing key (production)."
     )
+    log_origin_prefix: str = Field(
+        default="ledger.local", pattern=r"^[^\s+]{1,200}$",
+        description="Checkpoints are also C2SP signed notes; each tenant's log is named "
+        "`<prefix>/<tenant>` (use your host name, e.g. ledger.example.com).",
+    )
+    witness_keys: str = Field(
+        default="", description="Verifier keys of the witnesses whose cosignatures are kept "
+        "(`ledger witness vkey` prints one), separated by commas.",
+    )
     # Kafka ingest: consumers/; see docs/operations.md, "Kafka".
     kafka_group: str = Field(default="ledger", description="Consumer group of `ledger consume`.")
     kafka_partitions: int = Field(
