@@ -1,4 +1,4 @@
-"""The Kafka commands: `ledger consume`, `ledger publish`, `ledger dlq list|replay|relay`.
+"""The Kafka commands: `ledger consume`, `ledger publish`, `ledger dlq list|replay|resolve|relay`.
 
 Registered on the `ledger` app at the end of cli/main.py. Thin: each command builds
 what it needs from Settings and reports; the work is in the modules beside this one.
@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from cli.root import build_ledger, configure_logging, load_settings
 from cli.runtime import tune_gc_for_ingest
@@ -171,6 +172,9 @@ def dlq_list(
     ] = None,
     limit: Annotated[int | None, typer.Option(help="At most this many.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="One line per letter, however wide the terminal.")
+    ] = False,
 ) -> None:
     """List dead letters (from the store, the source of truth) with reasons and status."""
     from consumers.dlq import as_row, list_dead_letters
@@ -186,18 +190,38 @@ def dlq_list(
         for view in views:
             sys.stdout.write(orjson.dumps(as_row(view)).decode() + "\n")
         return
+    table = dead_letter_table(views, wide)
+    if wide:
+        Console(width=max(out.width, 400)).print(table, crop=False)
+    else:
+        out.print(table)
+
+
+def dead_letter_table(views: list[Any], wide: bool = False) -> Table:
+    """Dead letters as a table; narrow terminals wrap cells (nothing is cut off), and
+    control characters from keys and ids are shown escaped, never sent to the terminal."""
     table = Table(title=f"dead letters ({len(views)})")
+    overflow = "ignore" if wide else "fold"
     for name in ("#", "source", "key", "event id", "reasons", "status", "recorded at"):
-        table.add_column(name)
+        table.add_column(name, overflow=overflow, no_wrap=wide)  # type: ignore[arg-type]
     for view in views:
         letter = view.letter
-        table.add_row(
+        table.add_row(*(Text(printable(cell)) for cell in (
             str(view.notification_id), letter.source,
-            (letter.key or b"").decode("utf-8", errors="replace"), letter.event_id or "-",
+            (letter.key or b"").decode("utf-8", errors="backslashreplace"),
+            letter.event_id or "-",
             "; ".join(f"{r['rule']} {r['field']}".strip() for r in letter.reasons),
             view.status, letter.timestamp.isoformat(timespec="seconds"),
-        )
-    out.print(table)
+        )))
+    return table
+
+
+def printable(text: str) -> str:
+    """`text` with every non-printable character (NUL, ESC, ...) written as an escape."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
 
 
 @dlq_app.command("replay")
@@ -229,6 +253,29 @@ def dlq_replay(
     out.print(table)
     for rule_name, count in sorted(report.reasons.items()):
         out.print(f"  still rejected: {count} x {rule_name}")
+
+
+@dlq_app.command("resolve")
+def dlq_resolve(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Close open dead letters whose event the ledger has recorded since (e.g. resent
+    properly by the producer): status `superseded`."""
+    from consumers.dlq import resolve_superseded
+
+    ledger = build_ledger(load_settings())
+    try:
+        report = resolve_superseded(ledger)
+    finally:
+        ledger.store.close()
+    if as_json:
+        sys.stdout.write(orjson.dumps(dataclasses.asdict(report)).decode() + "\n")
+        return
+    table = Table(title="dlq resolve")
+    for name in ("open checked", "superseded (closed)", "naming no event"):
+        table.add_column(name, justify="right")
+    table.add_row(str(report.checked), str(report.superseded), str(report.unidentified))
+    out.print(table)
 
 
 @dlq_app.command("relay")

@@ -3,7 +3,8 @@
 This is the heart of the exactly-once effect. For a batch of messages read from one
 topic partition, `BatchRecorder.record` calls `Ledger.record` ONCE with
 
-- the parsed values (a non-JSON value is passed as a placeholder the ledger rejects),
+- the envelopes (structured or binary CloudEvents, consumers/messages.py); a message
+  without one (not JSON, undecodable) is passed as a placeholder the ledger rejects,
 - `Tracking("kafka:<topic>:<partition>", <last offset>)`, and
 - a dead-letter factory that turns every rejected item into a `DeadLetterRecorded` with
   the ORIGINAL bytes of its message (found by the item's index in the batch),
@@ -24,7 +25,7 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Tracking
 
 from consumers.dead_letters import dead_letter_of
-from consumers.messages import InboundMessage, parse_value
+from consumers.messages import InboundMessage, decode_message, identifiers, parse_value
 from ledger.adapters.clock import Clock
 from ledger.application.recording import Ledger, Prepared
 from ledger.domain.recording import Outcome, Reason, Status
@@ -36,8 +37,8 @@ def tracking_name(topic: str, partition: int) -> str:
 
 
 class _NotJson:
-    """Stands in for a value that is not JSON: the ledger rejects it (not an object), and
-    the dead-letter factory replaces that reason with the parse error."""
+    """Stands in for a message without an envelope: the ledger rejects it (not an
+    object), and the dead-letter factory replaces that reason with the true one."""
 
     __slots__ = ()
 
@@ -79,13 +80,12 @@ class _DeadLetters:
         parse_error = self._not_json.get(index)
         reasons = (parse_error,) if parse_error is not None else outcome.reasons
         self.made[index] = tuple(r.rule for r in reasons)
-        return dead_letter_of(
-            self._messages[index],
-            reasons,
-            self._clock(),
-            event_id=outcome.event_id,
-            tenant=outcome.tenant,
-        )
+        message = self._messages[index]
+        event_id, tenant = outcome.event_id, outcome.tenant
+        if event_id is None and tenant is None and message.headers:
+            event_id, tenant = identifiers(message)  # a binary event whose data is unreadable
+        return dead_letter_of(message, reasons, self._clock(), event_id=event_id,
+                              tenant=tenant)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +121,11 @@ class BatchRecorder:
         items: list[object] = []
         not_json: dict[int, Reason] = {}
         for index, message in enumerate(messages):
-            value, problem = parse_value(message.value)
+            # Headers (binary mode) and undecodable records are rare: one branch for both.
+            if message.headers or message.undecodable is not None:
+                value, problem = decode_message(message)
+            else:
+                value, problem = parse_value(message.value)
             if problem is not None:
                 not_json[index] = problem
                 items.append(_NOT_JSON)

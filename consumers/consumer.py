@@ -13,6 +13,13 @@ connection broke during COMMIT) is then recognised by its position (`AlreadyTrac
 and skipped; a store that is down is retried with backoff while the group membership is
 kept alive by polling. A member left holding nothing while the broker says its partitions
 belong to nobody rejoins with a fresh client (consumers/group_health.py).
+
+Nothing the broker delivers stops a partition: what the client cannot decode comes out
+of consumers/fetching.py as a message marked undecodable and is dead-lettered in its
+batch. Offsets need not be contiguous (transaction markers, aborted and compacted
+records leave gaps), so a batch is handed over when nothing repositioned its partition
+since it was read, and lag is measured to the last stable offset from the client's
+position, which is past the markers.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from consumers import fetching
 from consumers.batch import BatchRecorder, BatchResult, PreparedBatch, tracking_name
 from consumers.group_health import AssignmentWatch, GroupProbe, Verdict
 from consumers.messages import InboundMessage
@@ -65,6 +73,8 @@ class ConsumerOptions:
 
 
 def _message(record: Any) -> InboundMessage:
+    if type(record) is InboundMessage:  # undecodable: made by consumers/fetching.py
+        return record
     headers = record.headers
     return InboundMessage(record.topic, record.partition, record.offset, record.key,
                           record.value, tuple((str(k), v) for k, v in headers) if headers else ())
@@ -86,6 +96,10 @@ class LedgerConsumer:
         self._recorder = BatchRecorder(ledger)
         self._on_dead_letters = on_dead_letters or (lambda: None)
         self._next: dict[TP, int] = {}
+        #: Bumped whenever a partition is (re)positioned: a batch read before that is stale.
+        self._epoch: dict[TP, int] = {}
+        self._epochs = 0
+        self._stable: dict[TP, int] = {}
         self._pending: set[TP] = set()
         self._buffers: dict[TP, list[InboundMessage]] = {}
         self._first_at: dict[TP, float] = {}
@@ -133,6 +147,7 @@ class LedgerConsumer:
             heartbeat_interval_ms=max(1000, o.session_timeout_ms // 3),
             metadata_max_age_ms=METADATA_MAX_AGE_MS,
         )
+        self._stable = fetching.install(consumer)
         consumer.subscribe([o.topic], listener=Rebalance())
         return consumer
 
@@ -151,6 +166,7 @@ class LedgerConsumer:
             self._buffers.pop(tp, None)
             self._first_at.pop(tp, None)
             self._next.pop(tp, None)
+            self._epoch.pop(tp, None)
             self._to_commit.pop(tp, None)
             self._pending.discard(tp)
             self.metrics.partition_released(tp.topic, tp.partition)
@@ -184,6 +200,7 @@ class LedgerConsumer:
             else:
                 self._consumer.seek(tp, recorded + 1)
                 self._next[tp] = recorded + 1
+            self._new_epoch(tp)
             self._pending.discard(tp)
             self._consumer.resume(tp)
             log.info("partition positioned", extra={"partition": tp.partition,
@@ -200,9 +217,7 @@ class LedgerConsumer:
         try:
             while not stop.is_set():
                 self._resolve_pending()
-                poll_ms = max(10, min(self.options.linger_ms, 200))
-                polled = self._consumer.poll(timeout_ms=poll_ms,
-                                             max_records=self.options.batch_size)
+                polled = self._poll(stop)
                 now = time.monotonic()
                 got = self._buffer(polled, now)
                 if got:
@@ -230,6 +245,27 @@ class LedgerConsumer:
             self._consumer.close(autocommit=False)
             self._probe.close()
 
+    def _poll(self, stop: threading.Event) -> dict[TP, list[Any]]:
+        """Records of the assigned partitions; a client error (what consumers/fetching.py
+        could not turn into a dead letter, e.g. a fetch response cut short) is logged and
+        polled again after a pause, while the other partitions go on."""
+        poll_ms = max(10, min(self.options.linger_ms, 200))
+        try:
+            polled: dict[TP, list[Any]] = self._consumer.poll(
+                timeout_ms=poll_ms, max_records=self.options.batch_size)
+        except Exception as exc:
+            self._failures += 1
+            self.metrics.batch_failed(self.options.topic)
+            log.error("poll failed; polling again", extra={"error": repr(exc),
+                                                           "attempt": self._failures})
+            stop.wait(min(self.options.max_backoff_s, 0.25 * 2 ** min(self._failures, 5)))
+            return {}
+        return polled
+
+    def _new_epoch(self, tp: TP) -> None:
+        self._epochs += 1
+        self._epoch[tp] = self._epochs
+
     # --- a member left with nothing (consumers/group_health.py) ---------------------------
 
     def _watch_assignment(self, now: float) -> None:
@@ -251,6 +287,7 @@ class LedgerConsumer:
         self._buffers.clear()
         self._first_at.clear()
         self._next.clear()
+        self._epoch.clear()
         self._pending.clear()
         self._to_commit.clear()
         self._watch.reset()
@@ -287,22 +324,26 @@ class LedgerConsumer:
                 continue
             del self._buffers[tp]
             self._first_at.pop(tp, None)
+            epoch = self._epoch.get(tp)
             for start in range(0, len(buffer), size):
-                if not self._submit(tp, buffer[start : start + size]):
+                if not self._submit(tp, buffer[start : start + size], epoch):
                     break
 
     # --- the pipeline: this thread prepares batch N+1 while the writer appends batch N ---
     #
     # One batch at most is in flight, so batches are appended in the order they were read,
-    # and a batch is only handed over if it starts exactly where its partition's previous
-    # one ended and that one succeeded (after a failure the partition is repositioned and
-    # whatever was prepared past the failure is dropped, to be read again).
+    # and a batch is only handed over if its partition was not repositioned since it was
+    # read, so its predecessor succeeded (after a failure the partition is repositioned
+    # and whatever was prepared past the failure is dropped, to be read again). Offsets
+    # need not follow on: transaction markers and aborted records leave gaps.
 
-    def _submit(self, tp: TP, batch: list[InboundMessage]) -> bool:
+    def _submit(self, tp: TP, batch: list[InboundMessage], epoch: int | None) -> bool:
         """Prepare `batch` (overlapping the append in flight), then hand it to the writer."""
         prepared = self._recorder.prepare(batch)
         self._settle()
-        if self._next.get(tp) != batch[0].offset or tp in self._pending:
+        nxt = self._next.get(tp)
+        if epoch is None or self._epoch.get(tp) != epoch or nxt is None or \
+                batch[0].offset < nxt or tp in self._pending:
             return False  # revoked, or repositioned by a failure of the batch before it
         self._next[tp] = batch[-1].offset + 1
         future = self._writer.submit(self._timed_apply, prepared)
@@ -359,13 +400,29 @@ class LedgerConsumer:
             log.warning("store unreachable while repositioning", extra={"error": repr(exc)})
         if tp in self._next:
             self._next[tp] = nxt
+            self._new_epoch(tp)
             self._consumer.seek(tp, nxt)
+
+    def _lag(self, tp: TP, nxt: int) -> tuple[int, int] | None:
+        """(position, lag) of a partition: lag is the last stable offset (how far a
+        read_committed consumer can read) minus the position. With nothing of the
+        partition buffered or in flight, the client's position counts too: it is past
+        the transaction markers and aborted records, which are never records here."""
+        end = self._stable.get(tp)
+        if end is None:
+            end = self._consumer.highwater(tp)
+        if end is None:
+            return None
+        in_flight = self._in_flight is not None and self._in_flight[0] == tp
+        if tp not in self._buffers and not in_flight:
+            nxt = max(nxt, fetching.position(self._consumer, tp) or nxt)
+        return nxt, max(0, end - nxt)
 
     def _update_lag(self) -> None:
         for tp, nxt in list(self._next.items()):
-            highwater = self._consumer.highwater(tp)
-            if highwater is not None:
-                self.metrics.set_lag(tp.topic, tp.partition, nxt, max(0, highwater - nxt))
+            lag = self._lag(tp, nxt)
+            if lag is not None:
+                self.metrics.set_lag(tp.topic, tp.partition, *lag)
 
     def _idle(self) -> bool:
         if not self._joined or self._pending or self._buffers or self._in_flight is not None:
@@ -374,8 +431,8 @@ class LedgerConsumer:
             # Nothing for us only if the broker says the others own every partition.
             return self._watch.observe(time.monotonic(), holding=False) is Verdict.IDLE
         for tp, nxt in self._next.items():
-            highwater = self._consumer.highwater(tp)
-            if highwater is None or highwater > nxt:
+            lag = self._lag(tp, nxt)
+            if lag is None or lag[1] > 0:
                 return False
         return True
 

@@ -62,6 +62,9 @@ class DeadLetterRecorded:
     reasons: list[dict[str, str]]
     event_id: str | None
     tenant: str | None
+    #: The last offset of a record batch that could not be decoded as a whole (its
+    #: `value` is then the batch as the broker delivered it); None for one message.
+    source_last_offset: int | None = None
 
     @property
     def key(self) -> bytes | None:
@@ -77,7 +80,8 @@ class DeadLetterRecorded:
 
     @property
     def source(self) -> str:
-        return f"{self.source_topic}:{self.source_partition}:{self.source_offset}"
+        last = "" if self.source_last_offset is None else f"-{self.source_last_offset}"
+        return f"{self.source_topic}:{self.source_partition}:{self.source_offset}{last}"
 
     @property
     def rules(self) -> list[str]:
@@ -89,8 +93,10 @@ class DeadLetterResolved:
     """A replay after a fix settled a dead letter: its event is now in the ledger.
 
     `status` is what the ledger answered on replay: `recorded` (the fix let it in) or
-    `duplicate` (the same event had meanwhile arrived another way). Version 2 of the dead
-    letter's stream, so a dead letter is resolved at most once, even by racing replays.
+    `duplicate` (the same event had meanwhile arrived another way); or `superseded`: no
+    replay, the event was recorded from a later message (`ledger dlq resolve`). Version 2
+    of the dead letter's stream, so a dead letter is resolved at most once, even by racing
+    replays.
     """
 
     originator_id: UUID
@@ -115,19 +121,22 @@ def dead_letter_of(
     tenant: str | None = None,
 ) -> DeadLetterRecorded:
     """The dead letter of a refused message, with every reason the ledger gave."""
+    undecodable = message.undecodable
+    first = message.offset if undecodable is None else undecodable.first_offset
     return DeadLetterRecorded(
-        originator_id=dead_letter_id(message.topic, message.partition, message.offset),
+        originator_id=dead_letter_id(message.topic, message.partition, first),
         originator_version=1,
         timestamp=now,
         source_topic=message.topic,
         source_partition=message.partition,
-        source_offset=message.offset,
+        source_offset=first,
         key_b64=_b64(message.key),
         value_b64=_b64(message.value),
         headers=[[name, _b64(value)] for name, value in message.headers],
         reasons=[r.as_dict() for r in reasons],
         event_id=event_id,
         tenant=tenant,
+        source_last_offset=None if first == message.offset else message.offset,
     )
 
 

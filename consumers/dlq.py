@@ -9,7 +9,12 @@ arrival) and marks those that are now in the ledger as resolved.
 Replay is idempotent: an event the first replay recorded is a `duplicate` the second
 time (the ledger's idempotency key), and a resolved dead letter is not replayed again
 unless asked (`include_resolved`); resolution is version 2 of the dead letter's stream,
-so two replays racing cannot resolve one dead letter twice.
+so two replays racing cannot resolve one dead letter twice. A letter is read back as it
+was on arrival (consumers/messages.py: structured or binary mode), and one that still
+cannot be read is reported with its true rule (`invalid_json` stays `invalid_json`).
+
+`ledger dlq resolve` closes the letters a later event made moot: the producer sent the
+same event again, properly, and the ledger recorded it (status `superseded`).
 """
 
 from __future__ import annotations
@@ -24,10 +29,15 @@ from consumers.dead_letters import (
     DeadLetterResolved,
     resolution_of,
 )
-from consumers.messages import parse_value
+from consumers.messages import InboundMessage, decode_message
 from ledger.adapters.store import AppendConflict
 from ledger.application.recording import Ledger
-from ledger.domain.recording import Status
+from ledger.domain.envelope import IdempotencyKey
+from ledger.domain.recording import Reason, Status
+
+#: Rules of letters that hold no message to re-submit (a batch the client could not
+#: decode): replay reports them as they are.
+NOT_REPLAYABLE = frozenset({"undecodable_batch"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +123,16 @@ def replay_dead_letters(
     views = list_dead_letters(ledger, "all" if include_resolved else "open", rule)
     report = ReplayReport()
     for start in range(0, len(views), batch_size):
-        chunk = views[start : start + batch_size]
-        items = [parse_value(v.letter.value)[0] for v in chunk]
-        outcomes = ledger.record(items)
+        chunk: list[DeadLetterView] = []
+        for view in views[start : start + batch_size]:
+            problem = _unreadable(view.letter)
+            if problem is None:
+                chunk.append(view)
+                continue
+            report.replayed += 1
+            report.still_rejected += 1
+            report.reasons[problem.rule] = report.reasons.get(problem.rule, 0) + 1
+        outcomes = ledger.record([envelope_of(v.letter)[0] for v in chunk])
         resolutions = []
         for view, outcome in zip(chunk, outcomes, strict=True):
             report.replayed += 1
@@ -136,6 +153,65 @@ def replay_dead_letters(
                 )
         _resolve(ledger, resolutions)
     return report
+
+
+def envelope_of(letter: DeadLetterRecorded) -> tuple[object, Reason | None]:
+    """The letter's message read as on arrival: its envelope, or why there is none."""
+    message = InboundMessage(letter.source_topic, letter.source_partition,
+                             letter.source_offset, letter.key, letter.value,
+                             tuple(letter.original_headers))
+    return decode_message(message)
+
+
+def _unreadable(letter: DeadLetterRecorded) -> Reason | None:
+    for reason in letter.reasons:
+        if reason["rule"] in NOT_REPLAYABLE:
+            return Reason(reason["rule"], reason["field"], reason["message"])
+    return envelope_of(letter)[1]
+
+
+@dataclass(slots=True)
+class ResolveReport:
+    checked: int = 0
+    superseded: int = 0
+    #: Open letters naming no (tenant, source, id): nothing can make them moot.
+    unidentified: int = 0
+
+
+def resolve_superseded(ledger: Ledger, batch_size: int = 500) -> ResolveReport:
+    """Close open dead letters whose event the ledger recorded meanwhile (the same
+    tenant, source and id arrived again, e.g. resent properly): status `superseded`,
+    with the position of the entry that made them moot."""
+    report = ResolveReport()
+    views = list_dead_letters(ledger, "open")
+    for start in range(0, len(views), batch_size):
+        named: dict[IdempotencyKey, list[DeadLetterView]] = {}
+        for view in views[start : start + batch_size]:
+            report.checked += 1
+            key = _key_of(view.letter)
+            if key is None:
+                report.unidentified += 1
+            else:
+                named.setdefault(key, []).append(view)
+        receipts = ledger.store.receipts(named)
+        resolutions = [
+            resolution_of(view.letter, "superseded", ledger.clock(), receipt.position,
+                          event_id=key.event_id, tenant=key.tenant)
+            for key, receipt in receipts.items() for view in named[key]
+        ]
+        report.superseded += len(resolutions)
+        _resolve(ledger, resolutions)
+    return report
+
+
+def _key_of(letter: DeadLetterRecorded) -> IdempotencyKey | None:
+    envelope, _problem = envelope_of(letter)
+    if not isinstance(envelope, dict):
+        return None
+    tenant, source, event_id = envelope.get("tenant"), envelope.get("source"), envelope.get("id")
+    if not all(isinstance(part, str) and part for part in (tenant, source, event_id)):
+        return None
+    return IdempotencyKey(str(tenant), str(source), str(event_id))
 
 
 def _resolve(ledger: Ledger, resolutions: list[DeadLetterResolved]) -> None:
@@ -167,7 +243,9 @@ def as_row(view: DeadLetterView) -> dict[str, object]:
         "notification_id": view.notification_id,
         "id": str(letter.originator_id),
         "source": {"topic": letter.source_topic, "partition": letter.source_partition,
-                   "offset": letter.source_offset},
+                   "offset": letter.source_offset, "last_offset": letter.source_last_offset},
+        "headers": [[name, None if value is None else value.decode("utf-8", errors="replace")]
+                    for name, value in letter.original_headers],
         "key": (letter.key or b"").decode("utf-8", errors="replace"),
         "event_id": letter.event_id,
         "tenant": letter.tenant,

@@ -1,5 +1,11 @@
-"""Kafka messages as plain values, and the two translations the ingest path needs:
-bytes -> JSON (or the reason why not), and envelope -> message key.
+"""Kafka messages as plain values, and the translations the ingest path needs:
+message -> envelope (or the reason why not), and envelope -> message key.
+
+Both CloudEvents content modes of the Kafka protocol binding are read: structured (the
+value is the whole envelope as JSON) and binary (attributes in `ce_*` headers,
+`datacontenttype` in `content-type`, the data as the value). A binary event becomes the
+very envelope its structured form is, so the ledger cannot tell them apart: same
+idempotency key, same digest (docs/decisions/0011-kafka-input-of-any-producer.md).
 
 Pure; kafka-python's record type stays in consumers/consumer.py.
 """
@@ -26,6 +32,114 @@ class InboundMessage(NamedTuple):
     key: bytes | None
     value: bytes | None
     headers: tuple[tuple[str, bytes | None], ...] = ()
+    #: Set when the client could not decode what the broker delivered: the message then
+    #: holds whatever bytes could be recovered, and `offset` is the last offset it covers.
+    undecodable: Undecodable | None = None
+
+
+class Undecodable(NamedTuple):
+    """Why a record (or a whole record batch) could not be read, and where it began."""
+
+    reason: Reason
+    #: The first offset covered: the record's own, or the first unread one of a batch.
+    first_offset: int
+
+
+CE_PREFIX = "ce_"
+CONTENT_TYPE = "content-type"
+_SPECVERSION_HEADER = "ce_specversion"
+
+
+def decode_message(message: InboundMessage) -> tuple[object, Reason | None]:
+    """The envelope a message carries, or why there is none.
+
+    Structured mode unless the message is in binary mode (it has a `ce_specversion`
+    header and no `application/cloudevents...` content type): the binding's own rule.
+    """
+    if message.undecodable is not None:
+        return None, message.undecodable.reason
+    if message.headers and _is_binary(message.headers):
+        return binary_envelope(message.headers, message.value)
+    return parse_value(message.value)
+
+
+def _is_binary(headers: tuple[tuple[str, bytes | None], ...]) -> bool:
+    names = {name: value for name, value in headers}
+    if _SPECVERSION_HEADER not in names:
+        return False
+    content_type = names.get(CONTENT_TYPE) or b""
+    return not content_type.lower().startswith(b"application/cloudevents")
+
+
+def binary_envelope(
+    headers: tuple[tuple[str, bytes | None], ...] | list[tuple[str, bytes | None]],
+    value: bytes | None,
+) -> tuple[object, Reason | None]:
+    """The structured envelope of a binary-mode CloudEvent (Kafka protocol binding 3.2).
+
+    Every attribute comes from its `ce_` header as the UTF-8 string it is on the wire
+    (the binding carries attributes as strings); `content-type` is `datacontenttype`;
+    the value, which must be JSON, is `data`. Other headers are not part of the event.
+    """
+    attributes: dict[str, object] = {}
+    for name, raw in headers:
+        if name == CONTENT_TYPE:
+            attribute = "datacontenttype"
+        elif name.startswith(CE_PREFIX):
+            attribute = name[len(CE_PREFIX):]
+        else:
+            continue
+        problem = _attribute_problem(name, attribute, raw, attributes)
+        if problem is not None:
+            return None, problem
+        assert raw is not None
+        attributes[attribute] = raw.decode("utf-8")
+    content_type = attributes.get("datacontenttype")
+    if isinstance(content_type, str) and not is_json_media_type(content_type):
+        return None, Reason("unsupported_content_type", "datacontenttype",
+                            f"binary-mode data must be JSON, not {content_type!r}")
+    data, problem = parse_value(value)
+    if problem is not None:
+        return None, problem
+    attributes["data"] = data
+    return attributes, None
+
+
+def _attribute_problem(
+    header: str, attribute: str, raw: bytes | None, seen: dict[str, object]
+) -> Reason | None:
+    if attribute in ("data", "data_base64"):
+        return Reason("invalid_binary_event", header,
+                      f"header {header} is not an attribute: in binary mode data is the value")
+    if attribute in seen:
+        return Reason("invalid_binary_event", header, f"header {header} occurs twice")
+    if raw is None:
+        return Reason("invalid_binary_event", header, f"header {header} has no value")
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return Reason("invalid_binary_event", header, f"header {header} is not UTF-8")
+    return None
+
+
+def is_json_media_type(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media in ("application/json", "text/json") or media.endswith("+json")
+
+
+def identifiers(message: InboundMessage) -> tuple[str | None, str | None]:
+    """(event id, tenant) a binary-mode message names in its headers, for dead letters
+    whose value could not be read."""
+    names = {name: value for name, value in message.headers}
+
+    def text(name: str) -> str | None:
+        raw = names.get(name)
+        try:
+            return None if raw is None else raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+
+    return text("ce_id"), text("ce_tenant")
 
 
 def parse_value(value: bytes | None) -> tuple[object, Reason | None]:

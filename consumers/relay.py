@@ -25,22 +25,30 @@ Why a crash can neither lose nor double a dead letter:
    point 2 is what keeps correctness even when two believe they hold the lock.
 
 The DLQ topic must be written by this relay only.
+
+Dead letters of any size reach it. The producer is sized from the DLQ topic's own
+`max.message.bytes` (read from the broker at every session start); a letter that would
+not fit, or that Kafka cannot carry as it is (a tombstone without a key), or that the
+broker refused as a record, goes as a *reference*: its key (if it fits), its reason and
+source headers, `ledger.dlq.value: stored`, and a small JSON value naming the dead letter
+in the store, which holds the original bytes (`ledger dlq list --json`). So one letter can
+never hold up the ones after it (docs/decisions/0011-kafka-input-of-any-producer.md).
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
+import hashlib
 import logging
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 import orjson
 
 from consumers.dead_letters import DEAD_LETTER_TOPIC, DeadLetterRecorded
+from consumers.leader_lock import LeaderLock, leader_lock_for
 from consumers.observability import IngestMetrics
 from ledger.adapters.store import EventStore
 from ledger.config import Settings
@@ -53,16 +61,22 @@ H_SOURCE_PARTITION = "ledger.dlq.source.partition"
 H_SOURCE_OFFSET = "ledger.dlq.source.offset"
 H_ID = "ledger.dlq.id"
 H_NOTIFICATION = "ledger.dlq.notification_id"
+H_SOURCE_LAST_OFFSET = "ledger.dlq.source.last_offset"
+#: `stored`: the value on the DLQ is a reference, the original bytes are in the store.
+H_VALUE = "ledger.dlq.value"
 LEDGER_HEADERS = (H_REASON, H_SOURCE_TOPIC, H_SOURCE_PARTITION, H_SOURCE_OFFSET, H_ID,
-                  H_NOTIFICATION)
+                  H_NOTIFICATION, H_SOURCE_LAST_OFFSET, H_VALUE)
+#: What Kafka allows when a topic says nothing else (the broker's message.max.bytes).
+DEFAULT_MESSAGE_LIMIT = 1048588
+#: Broker errors that are about one record, not the broker: such a letter goes as a
+#: reference instead of failing its chunk again and again.
+_RECORD_ERRORS = ("MessageSizeTooLargeError", "RecordTooLargeError", "InvalidRecordError",
+                  "CorruptRecordError")
 
 
-def dlq_headers(letter: DeadLetterRecorded, notification_id: int) -> list[tuple[str, bytes]]:
-    """The original headers, then the reason and the source position of the message."""
-    original = [(name, value or b"") for name, value in letter.original_headers
-                if name not in LEDGER_HEADERS]
-    return [
-        *original,
+def ledger_headers(letter: DeadLetterRecorded, notification_id: int) -> list[tuple[str, bytes]]:
+    """The reason and the source position of the message, and the letter's identity."""
+    headers = [
         (H_REASON, orjson.dumps(letter.reasons)),
         (H_SOURCE_TOPIC, letter.source_topic.encode()),
         (H_SOURCE_PARTITION, str(letter.source_partition).encode()),
@@ -70,99 +84,61 @@ def dlq_headers(letter: DeadLetterRecorded, notification_id: int) -> list[tuple[
         (H_ID, str(letter.originator_id).encode()),
         (H_NOTIFICATION, str(notification_id).encode()),
     ]
+    if letter.source_last_offset is not None:
+        headers.append((H_SOURCE_LAST_OFFSET, str(letter.source_last_offset).encode()))
+    return headers
+
+
+def dlq_headers(
+    letter: DeadLetterRecorded, notification_id: int
+) -> list[tuple[str, bytes | None]]:
+    """The original headers (a null value stays null), then the ledger's."""
+    original: list[tuple[str, bytes | None]] = [
+        (name, value) for name, value in letter.original_headers if name not in LEDGER_HEADERS]
+    return [*original, *ledger_headers(letter, notification_id)]
+
+
+def reference_value(letter: DeadLetterRecorded, notification_id: int, why: str) -> bytes:
+    """The DLQ value of a letter sent as a reference to its stored copy."""
+    value = letter.value
+    return orjson.dumps({"stored_dead_letter": {
+        "id": str(letter.originator_id),
+        "notification_id": notification_id,
+        "why": why,
+        "value_bytes": None if value is None else len(value),
+        "value_sha256": None if value is None else hashlib.sha256(value).hexdigest(),
+    }})
+
+
+def dlq_record(
+    letter: DeadLetterRecorded, notification_id: int, limit: int,
+    size_of: Callable[[bytes | None, bytes | None, list[Any]], int],
+    refused: bool = False,
+) -> tuple[bytes | None, bytes | None, list[tuple[str, bytes | None]]]:
+    """(key, value, headers) of a letter on the DLQ: as it arrived if Kafka can carry it
+    in `limit` bytes, else a reference (module docstring)."""
+    key, value = letter.key, letter.value
+    headers = dlq_headers(letter, notification_id)
+    if key is None and value is None:
+        why = "a record needs a key or a value"
+    elif refused:
+        why = "the broker refused the record"
+    elif size_of(key, value, headers) > limit:
+        why = f"larger than the DLQ topic's max.message.bytes ({limit})"
+    else:
+        return key, value, headers
+    reference = reference_value(letter, notification_id, why)
+    stored: list[tuple[str, bytes | None]] = [(H_VALUE, b"stored")]
+    minimal = [*ledger_headers(letter, notification_id), *stored]
+    for candidate_key, candidate_headers in ((key, [*headers, *stored]), (key, minimal),
+                                             (None, minimal)):
+        if size_of(candidate_key, reference, candidate_headers) <= limit:
+            return candidate_key, reference, candidate_headers
+    return None, reference, [*stored]
 
 
 def transactional_id(store_name: str, dlq_topic: str) -> str:
     return f"ledger-dlq-relay.{store_name}.{dlq_topic}"
-
-
-# --- which relay works: a leader lock ---------------------------------------------------
-
-
-class LeaderLock(Protocol):
-    def acquire(self) -> bool: ...
-    def held(self) -> bool: ...
-    def release(self) -> None: ...
-
-
-class PostgresLeaderLock:
-    """A session-level advisory lock on its own connection: released when the process or
-    its connection dies, so a crashed relay never blocks the next one."""
-
-    def __init__(self, database_url: str, name: str) -> None:
-        self._url = database_url
-        self._name = name
-        self._conn: Any = None
-
-    def acquire(self) -> bool:
-        import psycopg
-
-        self.release()
-        try:
-            self._conn = psycopg.connect(self._url, autocommit=True, connect_timeout=5)
-            row = self._conn.execute(
-                "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (self._name,)
-            ).fetchone()
-        except Exception as exc:
-            log.warning("leader lock unavailable", extra={"error": repr(exc)})
-            self.release()
-            return False
-        if not row or not row[0]:
-            self.release()
-            return False
-        return True
-
-    def held(self) -> bool:
-        if self._conn is None:
-            return False
-        try:
-            self._conn.execute("SELECT 1")
-        except Exception:
-            self.release()
-            return False
-        return True
-
-    def release(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                self._conn.close()
-        self._conn = None
-
-
-class FileLeaderLock:
-    """For the embedded store: an exclusive lock on a file beside the database."""
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._fh: Any = None
-
-    def acquire(self) -> bool:
-        if self._fh is not None:
-            return True
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        fh = self._path.open("a")
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            fh.close()
-            return False
-        self._fh = fh
-        return True
-
-    def held(self) -> bool:
-        return self._fh is not None
-
-    def release(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-        self._fh = None
-
-
-def leader_lock_for(settings: Settings, dlq_topic: str) -> LeaderLock:
-    name = f"ledger-dlq-relay:{settings.store_name}:{dlq_topic}"
-    if settings.database_url:
-        return PostgresLeaderLock(settings.database_url, name)
-    return FileLeaderLock(settings.home / f"{settings.store_name}.{dlq_topic}.relay.lock")
 
 
 # --- reading what is already on the DLQ --------------------------------------------------
@@ -253,15 +229,28 @@ class DeadLetterRelay:
         self.transactional_id = transactional_id(settings.store_name, self.dlq_topic)
         self._wake = threading.Event()
         self.position = 0
+        self.limit = DEFAULT_MESSAGE_LIMIT
+        #: Letters the broker refused as records: sent as references from then on.
+        self._refused: set[int] = set()
 
     def wake(self) -> None:
         """New dead letters were committed: look now instead of at the next tick."""
         self._wake.set()
 
-    def run(self, stop: threading.Event, until_idle_s: float | None = None) -> None:
-        """Relay until `stop` (or, with `until_idle_s`, until nothing is left that long)."""
+    def run(
+        self, stop: threading.Event, until_idle_s: float | None = None,
+        give_up_after_s: float | None = None,
+    ) -> None:
+        """Relay until `stop` (or, with `until_idle_s`, until nothing is left that long;
+        with `give_up_after_s`, no longer than that: what is left stays in the store for
+        the next relay)."""
         failures = 0
+        deadline = None if give_up_after_s is None else time.monotonic() + give_up_after_s
         while not stop.is_set():
+            if deadline is not None and time.monotonic() >= deadline:
+                log.warning("relay gave up for now; the rest waits in the store",
+                            extra={"published_up_to": self.position})
+                return
             if not self.lock.acquire():
                 if until_idle_s is not None:
                     return  # another relay is working; it will publish what is left
@@ -283,6 +272,7 @@ class DeadLetterRelay:
     def _session(self, stop: threading.Event, until_idle_s: float | None) -> None:
         from kafka import KafkaProducer
 
+        self.limit = dlq_message_limit(self.bootstrap, self.dlq_topic)
         producer = KafkaProducer(
             bootstrap_servers=self.bootstrap,
             transactional_id=self.transactional_id,
@@ -291,6 +281,7 @@ class DeadLetterRelay:
             linger_ms=5,
             max_block_ms=30000,
             request_timeout_ms=30000,
+            max_request_size=self.limit + REQUEST_OVERHEAD,
         )
         try:
             producer.init_transactions()
@@ -320,18 +311,19 @@ class DeadLetterRelay:
         if not batch:
             return 0
         producer.begin_transaction()
+        sent: list[tuple[int, Any]] = []
         for notification_id, event in batch:
             letter = cast(DeadLetterRecorded, event)
-            producer.send(
-                self.dlq_topic,
-                key=letter.key,
-                value=letter.value,
-                headers=dlq_headers(letter, notification_id),
-            )
+            key, value, headers = dlq_record(letter, notification_id, self.limit,
+                                             producer._estimate_size_in_bytes,
+                                             notification_id in self._refused)
+            sent.append((notification_id,
+                         producer.send(self.dlq_topic, key=key, value=value, headers=headers)))
         # Bounded waits: commit_transaction() itself waits without a limit while the
         # broker is away; a session that times out is dropped and the next one's
         # init_transactions() settles the open transaction either way (module docstring).
         producer.flush(timeout=self.op_timeout_s)
+        self._note_refused(sent)
         _bounded(producer.commit_transaction, self.op_timeout_s, "commit")
         self.position = batch[-1][0]
         if self.metrics is not None:
@@ -339,6 +331,46 @@ class DeadLetterRelay:
         log.info("dead letters published", extra={"count": len(batch),
                                                   "up_to": self.position})
         return len(batch)
+
+
+    def _note_refused(self, sent: list[tuple[int, Any]]) -> None:
+        """Letters the broker refused as records go as references from now on; the
+        chunk's transaction fails and the next session sends it again."""
+        refused = [n for n, future in sent if future.failed()
+                   and type(future.exception).__name__ in _RECORD_ERRORS]
+        if refused:
+            self._refused.update(refused)
+            log.warning("the broker refused dead letters as records; sending them as "
+                        "references", extra={"notification_ids": refused[:20]})
+            raise RuntimeError(f"{len(refused)} dead letters refused by the broker")
+
+
+#: Room beyond one record for the request and batch headers around it.
+REQUEST_OVERHEAD = 16 * 1024
+
+
+def dlq_message_limit(bootstrap: str, dlq_topic: str) -> int:
+    """The DLQ topic's `max.message.bytes` (the broker's default when it cannot say)."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="ledger-dlq-relay",
+                                 request_timeout_ms=15000)
+    except Exception as exc:
+        log.warning("broker limits unknown; assuming the default", extra={"error": repr(exc)})
+        return DEFAULT_MESSAGE_LIMIT
+    try:
+        resource = ConfigResource(ConfigResourceType.TOPIC, dlq_topic,
+                                  {"max.message.bytes": None})
+        described = admin.describe_configs([resource], config_filter="all")
+        value = described["topic"][dlq_topic]["max.message.bytes"]["value"]
+        return int(value)
+    except Exception as exc:
+        log.warning("broker limits unknown; assuming the default", extra={"error": repr(exc)})
+        return DEFAULT_MESSAGE_LIMIT
+    finally:
+        admin.close()
 
 
 def _bounded(call: Callable[[], object], timeout_s: float, what: str) -> None:

@@ -112,7 +112,14 @@ def run_consume(
         if relay is not None and relay_thread is not None:
             relay_stop.set()
             relay_thread.join(timeout=30)
-            if config.until_idle_s is not None:
-                # Publish what this run dead-lettered before returning.
-                relay.run(threading.Event(), until_idle_s=1.0)
+            if config.until_idle_s is not None and not stop.is_set() \
+                    and not relay_thread.is_alive():
+                # Publish what this run dead-lettered before returning, unless told to
+                # stop (SIGTERM) or the DLQ cannot be reached: the letters wait in the
+                # store for the next relay either way.
+                relay.run(stop, until_idle_s=1.0, give_up_after_s=FINAL_RELAY_S)
     return metrics
+
+
+#: How long `--until-idle` goes on publishing dead letters after the consumer stopped.
+FINAL_RELAY_S = 60.0

@@ -164,7 +164,7 @@ def test_dlq_replay_records_what_a_fix_lets_in_and_is_idempotent(
         fixed.record([events[0]])
         first = replay_dead_letters(fixed)
         assert (first.recorded, first.duplicate, first.still_rejected) == (2, 1, 1)
-        assert first.reasons == {"not_an_object": 1}
+        assert first.reasons == {"invalid_json": 1}, "the true rule, as on arrival"
         second = replay_dead_letters(fixed)
         assert (second.replayed, second.still_rejected) == (1, 1), "resolved ones stay resolved"
         forced = replay_dead_letters(fixed, include_resolved=True)
