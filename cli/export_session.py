@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from cli.export_files import ExportFailed, Request
 from cli.root import build_engine, build_ledger, load_settings
-from ledger.application.derivation import ENGINE_READER
+from ledger.application.derivation import derived_position
 from ledger.application.recording import Ledger
 from ledger.application.tokens import AuditTrail
 from ledger.config import Settings
@@ -88,9 +88,9 @@ def _derive(ledger: Ledger, settings: Settings, progress: Progress) -> None:
 def underived(ledger: Ledger, tenant: str) -> int:
     """Inbound entries of the tenant the responsibility engine has not read yet (counted
     in the next DERIVE_LOOKAHEAD entries): their liabilities cannot be in an export."""
-    position = ledger.store.max_tracking_id(ENGINE_READER) or 0
-    batch = ledger.store.entry_notifications(position, DERIVE_LOOKAHEAD)
-    return sum(1 for _, e in batch if e.tenant == tenant and e.kind == ENTRY_KIND_INBOUND)
+    position = derived_position(ledger.store, tenant)
+    batch = ledger.store.entries(tenant, position, DERIVE_LOOKAHEAD)
+    return sum(1 for e in batch if e.kind == ENTRY_KIND_INBOUND)
 
 
 @contextlib.contextmanager

@@ -1,21 +1,38 @@
-"""The responsibility engine: follows the ledger, writes what follows from it back into it.
+"""The responsibility engine: follows each tenant's ledger, writes what follows from it
+back into it.
 
-It reads every tenant's entries in commit order, keeps each tenant's facts in memory
-(rebuilt from the ledger on start), assesses the cases a batch affects (and the cases
-whose obligations the watermark has passed), and appends the derived events with its
-read position in one transaction: a crash neither loses nor doubles a verdict.
+Each tenant is derived on its own: its entries are read in ledger order from its own
+recorded position (tracking `engine:<tenant>`), and the derived events are appended with
+that position in one transaction, so a crash neither loses nor doubles a verdict and one
+tenant's volume or failures never hold up another's. Which tenants have new entries is
+learnt from the store's notification log (`run_once`, the embedded default) or told by
+the caller (`mark_dirty`: a Kafka worker told by the entries topic).
+
+A case the engine keeps failing on is quarantined (ledger/application/quarantine.py) and
+the rest goes on. Memory holds the tenants in use: settled tenants beyond the cache are
+evicted and rebuilt from their ledger when next needed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections import defaultdict
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from eventsourcing.persistence import Tracking
 
 from ledger.adapters.clock import Clock
+from ledger.adapters.store import AppendConflict, EventStore
+from ledger.application.quarantine import (
+    DERIVATION,
+    QuarantineBook,
+    Quarantined,
+    case_of,
+    describe,
+    quarantined_event,
+)
 from ledger.application.recording import AlreadyTracked, Ledger
 from ledger.domain.events import ENTRY_KIND_DERIVED, EntryRecorded
 from ledger.domain.responsibility.assess import TenantView
@@ -26,8 +43,29 @@ from ledger.domain.responsibility.rules import RuleEvaluator
 from ledger.domain.responsibility.tenant import TenantFacts
 from ledger.domain.responsibility.verdicts import CaseAssessment
 
+#: Tracking name of the discovery cursor over the notification log (embedded mode).
 ENGINE_READER = "responsibility-engine"
+_END_OF_TIME = datetime.max.replace(tzinfo=UTC)
 log = logging.getLogger(__name__)
+
+
+def engine_reader(tenant: str) -> str:
+    """The tracking name of the engine's position in one tenant's ledger."""
+    return f"engine:{tenant}"
+
+
+def derived_position(store: EventStore, tenant: str) -> int:
+    return store.max_tracking_id(engine_reader(tenant)) or 0
+
+
+def derivation_reached(store: EventStore, tenant: str, position: int) -> bool:
+    """Whether derivation of the tenant reflects its ledger up to `position`: recorded
+    that far, or only derived entries (its own output) lie between."""
+    tracked = derived_position(store, tenant)
+    if tracked >= position:
+        return True
+    between = store.entries(tenant, tracked, position - tracked)
+    return all(e.kind == ENTRY_KIND_DERIVED for e in between)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +79,25 @@ class EngineStatus:
         return self.head - self.position
 
 
+class CaseFailed(Exception):
+    """Derivation failed on a case below the quarantine threshold: the batch is retried."""
+
+
+@dataclass(slots=True)
+class TenantState:
+    """One tenant as the engine holds it: facts, what it already said, quarantines."""
+
+    facts: TenantFacts
+    emitted: Emitted = field(default_factory=Emitted)
+    book: QuarantineBook = field(default_factory=QuarantineBook)
+    #: Entries read (the ledger position), and recorded as read.
+    position: int = 0
+    #: Entries whose fact could not be taken in (quarantined cases), retried on release.
+    untaken: dict[str, list[EntryRecorded]] = field(default_factory=dict)
+    #: The entry that last affected each case in the batch being derived.
+    trigger: dict[str, EntryRecorded] = field(default_factory=dict)
+
+
 class ResponsibilityEngine:
     def __init__(
         self,
@@ -51,10 +108,14 @@ class ResponsibilityEngine:
         live: bool = False,
         batch_size: int = 2000,
         evaluator: RuleEvaluator = IN_PROCESS,
+        quarantine_after: int = 3,
+        cache_tenants: int = 1000,
     ) -> None:
         """`live`: also judge deadlines against the wall clock (minus lateness), for quiet
         tenants in live operation. Off for replays and tests, whose time is event time.
-        `evaluator`: runs policy rules (a real process passes an isolated one)."""
+        `evaluator`: runs policy rules (a real process passes an isolated one).
+        `quarantine_after`: failures on a case before it is quarantined.
+        `cache_tenants`: settled tenants kept in memory beyond those with work."""
         self.ledger = ledger
         self.store = ledger.store
         self.lateness = lateness
@@ -62,102 +123,294 @@ class ResponsibilityEngine:
         self.live = live
         self.batch_size = batch_size
         self.evaluator = evaluator
-        self._tenants: dict[str, TenantFacts] = {}
-        self._emitted: dict[str, Emitted] = defaultdict(Emitted)
-        self._position = 0
-        self._loaded = False
+        self.quarantine_after = quarantine_after
+        self.cache_tenants = cache_tenants
+        self._tenants: OrderedDict[str, TenantState] = OrderedDict()
+        self._failures: dict[tuple[str, str], int] = {}
+        self._dirty: set[str] = set()
+        self._cursor: int | None = None
+        self._recorded_cursor = 0
+        self._last_error: BaseException | None = None
+        #: Quarantines recorded by this engine (for metrics).
+        self.quarantined = 0
 
-    # --- reading back what was already decided -------------------------------------------
+    # --- which tenants have work ------------------------------------------------------
 
-    def _load(self) -> None:
-        """Rebuild the in-memory facts up to the recorded position, deriving nothing."""
-        tracked = self.store.max_tracking_id(ENGINE_READER) or 0
-        while self._position < tracked:
-            batch = self.store.entry_notifications(self._position, self.batch_size, stop=tracked)
-            if not batch:
-                break
-            for _, entry in batch:
-                self._take(entry)
-            self._position = batch[-1][0]
-        self._position = max(self._position, tracked)
-        self._loaded = True
+    def mark_dirty(self, tenants: set[str] | list[str]) -> None:
+        self._dirty.update(tenants)
 
-    def _tenant(self, tenant: str) -> TenantFacts:
-        if tenant not in self._tenants:
-            view = TenantView(evaluator=self.evaluator)
-            self._tenants[tenant] = TenantFacts(tenant, self.lateness, view)
-        return self._tenants[tenant]
-
-    def _take(self, entry: EntryRecorded) -> set[str]:
-        if entry.kind == ENTRY_KIND_DERIVED:
-            self._emitted[entry.tenant].observe(entry.envelope)
-            return set()
-        return self._tenant(entry.tenant).add(Fact.from_envelope(entry.envelope))
-
-    # --- deriving ------------------------------------------------------------------------
-
-    def run_once(self) -> int:
-        """Process one batch of new entries (and a wall-clock sweep when live); returns how
-        many entries it read."""
-        if not self._loaded:
-            self._load()
-        batch = self.store.entry_notifications(self._position, self.batch_size)
-        affected: dict[str, set[str]] = defaultdict(set)
+    def discover(self) -> int:
+        """Read one page of the notification log: its tenants have new entries."""
+        if self._cursor is None:
+            self._cursor = self._recorded_cursor = self.store.max_tracking_id(ENGINE_READER) or 0
+        batch = self.store.entry_notifications(self._cursor, self.batch_size)
         for _, entry in batch:
-            affected[entry.tenant] |= self._take(entry)
-        derived = []
-        for tenant in sorted(set(affected) | (set(self._tenants) if self.live else set())):
-            derived += self._derive(tenant, affected.get(tenant, set()))
-        last = batch[-1][0] if batch else self._position
-        if derived or (batch and any(e.kind != ENTRY_KIND_DERIVED for _, e in batch)):
-            try:
-                self.ledger.record_derived(derived, Tracking(ENGINE_READER, last))
-            except AlreadyTracked:
-                # Another engine (another API process) derived this batch first; its
-                # output is in the ledger and is observed when read. Same facts, same
-                # verdicts: nothing of ours is lost.
-                log.info("batch up to %s was derived by another engine", last)
-        self._position = last
+            self._dirty.add(entry.tenant)
+        if batch:
+            self._cursor = batch[-1][0]
         return len(batch)
 
+    def _record_cursor(self) -> None:
+        """Remember how far discovery went once every tenant it found is caught up, so a
+        restart does not rediscover from the beginning (late is harmless: rediscovered
+        tenants read nothing new)."""
+        if self._dirty or self._cursor is None or self._cursor <= self._recorded_cursor:
+            return
+        with contextlib.suppress(AppendConflict):  # another engine recorded it (or further)
+            self.store.append([], Tracking(ENGINE_READER, self._cursor))
+        self._recorded_cursor = self._cursor
+
+    # --- rounds -----------------------------------------------------------------------
+
+    def run_once(self) -> int:
+        """Discover, then one batch of every tenant with work (and a wall-clock sweep of
+        the others when live); returns how many entries it read."""
+        read = self.discover()
+        read += self.run_dirty()
+        self._record_cursor()
+        return read
+
+    def run_dirty(self) -> int:
+        """One batch of each tenant marked as having work; a tenant that reads nothing is
+        caught up. A failing tenant stays marked and is retried next round."""
+        read = 0
+        for tenant in sorted(self._dirty):
+            try:
+                got = self.derive_tenant(tenant)
+            except Exception as exc:
+                self._last_error = exc
+                log.warning("derivation of tenant %s failed: %s", tenant, describe(exc))
+                continue
+            read += got
+            if got == 0:
+                self._dirty.discard(tenant)
+        if self.live:
+            for tenant in [t for t in self._tenants if t not in self._dirty]:
+                self._sweep(tenant)
+        self._evict()
+        return read
+
     def run_until_idle(self, max_rounds: int = 1_000_000) -> int:
-        """Catch up with the ledger, including with the engine's own output."""
-        total = 0
+        """Catch up with the ledger, including with the engine's own output. Raises the
+        last error when tenants keep failing without quarantine (an outage)."""
+        total, stalled = 0, 0
         for _ in range(max_rounds):
             read = self.run_once()
             total += read
-            if read == 0:
+            if read:
+                stalled = 0
+                continue
+            if not self._dirty:
                 return total
+            stalled += 1
+            if stalled > self.quarantine_after + 2 and self._last_error is not None:
+                raise self._last_error
         return total
 
+    @property
+    def idle(self) -> bool:
+        return not self._dirty
+
+    # --- one tenant -------------------------------------------------------------------
+
+    def derive_tenant(self, tenant: str) -> int:
+        """Read and derive one batch of the tenant's new entries; entries read."""
+        state = self._state(tenant)
+        entries = self.store.entries(tenant, state.position, self.batch_size)
+        if not entries:
+            return 0
+        try:
+            state.trigger = {}
+            affected: set[str] = set()
+            pending: list[dict[str, object]] = []
+            for entry in entries:
+                affected |= self._take(state, entry, pending)
+            derived = pending + self._derive(state, affected, entries[-1])
+        except Exception:
+            self._unload(tenant)  # memory may hold half the batch: rebuilt from the ledger
+            raise
+        last = entries[-1].position
+        if derived or any(e.kind != ENTRY_KIND_DERIVED for e in entries):
+            try:
+                self.ledger.record_derived(derived, Tracking(engine_reader(tenant), last))
+            except AlreadyTracked:
+                # Another worker derived this batch first (a rebalance): same facts, same
+                # verdicts, already in the ledger; read on from there.
+                log.info("tenant %s up to %s was derived elsewhere", tenant, last)
+                self._unload(tenant)
+                return len(entries)
+            except BaseException:
+                self._unload(tenant)
+                raise
+        state.position = last
+        return len(entries)
+
+    def _state(self, tenant: str) -> TenantState:
+        state = self._tenants.get(tenant)
+        if state is None:
+            state = self._load(tenant)
+            self._tenants[tenant] = state
+        self._tenants.move_to_end(tenant)
+        return state
+
+    def _load(self, tenant: str) -> TenantState:
+        """The tenant rebuilt from its ledger up to its recorded position, deriving nothing."""
+        view = TenantView(evaluator=self.evaluator)
+        state = TenantState(TenantFacts(tenant, self.lateness, view))
+        tracked = derived_position(self.store, tenant)
+        while state.position < tracked:
+            batch = self.store.entries(tenant, state.position,
+                                       min(self.batch_size, tracked - state.position))
+            if not batch:
+                break
+            for entry in batch:
+                self._replay(state, entry)
+            state.position = batch[-1].position
+        state.position = max(state.position, tracked)
+        return state
+
+    def _replay(self, state: TenantState, entry: EntryRecorded) -> None:
+        if entry.kind == ENTRY_KIND_DERIVED:
+            state.emitted.observe(entry.envelope)
+            state.facts.observe(entry.envelope)
+            self._observe_quarantine(state, entry)
+            return
+        try:
+            state.facts.add(Fact.from_envelope(entry.envelope))
+        except Exception:  # quarantined when it was first read: kept for a release
+            state.untaken.setdefault(case_of(entry.envelope, entry.stream), []).append(entry)
+
+    def _observe_quarantine(self, state: TenantState, entry: EntryRecorded) -> set[str]:
+        """A release hands a case back: its untaken entries are taken in again and it is
+        assessed as if it had never failed."""
+        what = state.book.observe(entry)
+        if what is None or what[1] != DERIVATION or what[0] != "released":
+            return set()
+        case = what[2]
+        self._failures.pop((entry.tenant, case), None)
+        affected = {case}
+        for untaken in state.untaken.pop(case, []):
+            affected |= state.facts.add(Fact.from_envelope(untaken.envelope))
+        return affected
+
+    def _take(self, state: TenantState, entry: EntryRecorded,
+              pending: list[dict[str, object]]) -> set[str]:
+        if entry.kind == ENTRY_KIND_DERIVED:
+            state.emitted.observe(entry.envelope)
+            state.facts.observe(entry.envelope)
+            return self._observe_quarantine(state, entry)
+        case = case_of(entry.envelope, entry.stream)
+        try:
+            affected = state.facts.add(Fact.from_envelope(entry.envelope))
+        except Exception as exc:
+            if case not in state.book.cases(DERIVATION):
+                pending.append(self._failed(state, entry, case, exc))
+            state.untaken.setdefault(case, []).append(entry)
+            return set()
+        for affected_case in affected:
+            state.trigger[affected_case] = entry
+        return affected
+
+    def _failed(self, state: TenantState, entry: EntryRecorded, case: str,
+                exc: Exception) -> dict[str, object]:
+        """Count a failure on a case; at the threshold, its quarantine event (and the case
+        is skipped from now on); below it, the batch is retried."""
+        key = (entry.tenant, case)
+        attempts = self._failures.get(key, 0) + 1
+        self._failures[key] = attempts
+        if attempts < self.quarantine_after:
+            raise CaseFailed(f"case {case} at position {entry.position}: {describe(exc)}") \
+                from exc
+        self._failures.pop(key, None)
+        self.quarantined += 1
+        log.error("quarantined case %s of tenant %s at position %s for derivation: %s",
+                  case, entry.tenant, entry.position, describe(exc))
+        event = quarantined_event(entry, DERIVATION, case, describe(exc), attempts)
+        # Skipped from now on; the recorded event, read back, says the same.
+        state.book.open[(DERIVATION, case)] = Quarantined(
+            entry.tenant, DERIVATION, case, entry.position, entry.event_id, describe(exc), 0)
+        return event
+
     def watermark(self, tenant: str) -> datetime | None:
-        facts = self._tenants.get(tenant)
-        event_time = facts.watermark if facts else None
+        state = self._tenants.get(tenant)
+        event_time = state.facts.watermark if state else None
         if not self.live:
             return event_time
         wall = self.clock() - self.lateness
         return wall if event_time is None else max(event_time, wall)
 
-    def _derive(self, tenant: str, cases: set[str]) -> list[dict[str, object]]:
-        facts = self._tenants.get(tenant)
-        if facts is None:
-            return []
-        watermark = self.watermark(tenant)
+    def _derive(self, state: TenantState, cases: set[str],
+                fallback: EntryRecorded) -> list[dict[str, object]]:
+        facts = state.facts
+        watermark = self.watermark(facts.tenant)
         news_time = facts.latest_time or watermark
-        assert news_time is not None
+        if news_time is None:
+            return []
+        skipped = state.book.cases(DERIVATION)
         derived: list[dict[str, object]] = []
-        for case_id in sorted(cases | facts.due_by(watermark)):
-            assessment = facts.assess(case_id, watermark)
-            derived += derive(tenant, assessment, self._emitted[tenant], news_time)
+        for case_id in sorted((cases | facts.due_by(watermark)) - skipped):
+            try:
+                assessment = facts.assess(case_id, watermark)
+                derived += derive(facts.tenant, assessment, state.emitted, news_time)
+            except CaseFailed:
+                raise
+            except Exception as exc:
+                entry = state.trigger.get(case_id, fallback)
+                derived.append(self._failed(state, entry, case_id, exc))
+                continue
+            self._failures.pop((facts.tenant, case_id), None)
         return derived
 
-    # --- queries on the in-memory model --------------------------------------------------
+    def _sweep(self, tenant: str) -> None:
+        """Wall-clock deadlines of a quiet tenant (live only); recorded without a position:
+        a verdict recorded twice is a duplicate, and its ids are the same whoever derives."""
+        state = self._tenants[tenant]
+        watermark = self.watermark(tenant)
+        due = state.facts.due_by(watermark) - state.book.cases(DERIVATION)
+        if not due or state.facts.latest_time is None:
+            return
+        derived: list[dict[str, object]] = []
+        for case_id in sorted(due):
+            try:
+                assessment = state.facts.assess(case_id, watermark)
+                derived += derive(tenant, assessment, state.emitted, state.facts.latest_time)
+            except Exception as exc:  # retried, and quarantined, when an entry arrives
+                log.warning("sweep of case %s (tenant %s) failed: %s", case_id, tenant,
+                            describe(exc))
+        if derived:
+            self.ledger.record_derived(derived, None)
+            self._dirty.add(tenant)  # read back what it just wrote
+
+    def _unload(self, tenant: str) -> None:
+        self._tenants.pop(tenant, None)
+
+    def _evict(self) -> None:
+        """Keep at most `cache_tenants` tenants in memory: the least recently used settled
+        ones (nothing due, no work pending) go first, and are rebuilt when next needed."""
+        excess = len(self._tenants) - self.cache_tenants
+        if excess <= 0:
+            return
+        for tenant in list(self._tenants):
+            if excess <= 0:
+                break
+            state = self._tenants[tenant]
+            if tenant in self._dirty or state.facts.due_by(_END_OF_TIME):
+                continue
+            del self._tenants[tenant]
+            excess -= 1
+
+    # --- queries on the in-memory model -----------------------------------------------
 
     def assess(self, tenant: str, case_id: str) -> CaseAssessment | None:
-        facts = self._tenants.get(tenant)
-        if facts is None or case_id not in facts.cases:
+        state = self._state(tenant)
+        if case_id not in state.facts.cases:
             return None
-        return facts.assess(case_id, self.watermark(tenant))
+        return state.facts.assess(case_id, self.watermark(tenant))
 
     def status(self) -> EngineStatus:
-        return EngineStatus(self._position, self.store.max_notification_id(), len(self._tenants))
+        return EngineStatus(self._cursor or 0, self.store.max_notification_id(),
+                            len(self._tenants))
+
+    def tenants_in_memory(self) -> int:
+        return len(self._tenants)
+

@@ -62,6 +62,10 @@ OBLIGATION_ESCALATED: Final = "obligation.escalated"
 LIABILITY_ASSIGNED: Final = "liability.assigned"
 LIABILITY_CORRECTED: Final = "liability.corrected"
 DUTY_FULFILLED: Final = "duty.fulfilled"
+#: An entry a stage (derivation, a projection) failed on repeatedly, set aside with its case.
+ENTRY_QUARANTINED: Final = "ledger.entry.quarantined"
+#: A quarantined case handed back to its stage after a fix (`ledger quarantine retry`).
+ENTRY_RELEASED: Final = "ledger.entry.released"
 
 DERIVED_TYPES: Final[frozenset[str]] = frozenset(
     {
@@ -71,5 +75,7 @@ DERIVED_TYPES: Final[frozenset[str]] = frozenset(
         LIABILITY_ASSIGNED,
         LIABILITY_CORRECTED,
         DUTY_FULFILLED,
+        ENTRY_QUARANTINED,
+        ENTRY_RELEASED,
     }
 )

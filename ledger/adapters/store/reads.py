@@ -126,6 +126,17 @@ class StoreReads:
             found.append(entry)
         return found
 
+    def entries_mentioning(self, tenant: str, text: str) -> list[EntryRecorded]:
+        """The tenant's entries whose stored state holds `text` as a JSON string (a byte
+        search in the database, like `find_entries`; for rare types, e.g. quarantines)."""
+        rows = self._dialect.select(
+            ROWS_HOLDING, (ledger_stream_id(tenant), ENTRY_TOPIC, orjson.dumps(text))
+        )
+        return [self._entry(StoredEvent(UUID(str(row["originator_id"])),
+                                        row["originator_version"], row["topic"],
+                                        bytes(row["state"])))
+                for row in rows]
+
     # --- streams and their events ---
 
     def stream_ids(self, topic: str) -> list[UUID]:
