@@ -11,9 +11,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-Kind = Literal["direct", "supervisor"]
+Kind = Literal["direct", "supervisor", "cooperating"]
 Basis = Literal["violated_policy", "approved_violation", "review_missed", "missed_deadline",
-                "passed_defect", "overrode_control"]
+                "passed_defect", "overrode_control", "missed_contribution",
+                "escalation_ignored"]
 ViolationStatus = Literal["open", "reviewed", "approved", "missed", "escalated"]
 
 

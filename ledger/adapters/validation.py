@@ -17,10 +17,11 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import cel
 import jsonschema_rs
@@ -502,7 +503,9 @@ def _sort_key(problem: Problem) -> tuple[tuple[tuple[int, int, str], ...], str, 
 
 
 #: Types checked beyond their schema by `_semantic_problems`.
-_SEMANTIC_TYPES = frozenset({"ledger.policy.defined", "ledger.process.defined"})
+_SEMANTIC_TYPES = frozenset(
+    {"ledger.policy.defined", "ledger.process.defined", "ledger.calendar.defined"}
+)
 
 
 def _semantic_problems(
@@ -511,12 +514,78 @@ def _semantic_problems(
     if event_type == "ledger.policy.defined":
         yield from _policy_problems(data, event_id, rule_limits)
         yield from _duration_problems(data, "review_within", "data", event_id)
+        yield from _business_problems(data, "review_within", "review_counting", "data", event_id)
     elif event_type == "ledger.process.defined":
         yield from _process_problems(data, event_id)
         steps = data.get("steps")
         for i, step in enumerate(steps if isinstance(steps, list) else ()):
             if isinstance(step, Mapping):
-                yield from _duration_problems(step, "due", f"data.steps.{i}", event_id)
+                yield from _step_duration_problems(step, f"data.steps.{i}", event_id)
+    elif event_type == "ledger.calendar.defined":
+        yield from _calendar_problems(data, event_id)
+
+
+def _step_duration_problems(
+    step: Mapping[str, Any], at: str, event_id: str | None
+) -> Iterator[Problem]:
+    for name in ("due", "escalate_after"):
+        yield from _duration_problems(step, name, at, event_id)
+        yield from _business_problems(step, name, "counting", at, event_id)
+    cooperating = step.get("cooperating")
+    for j, party in enumerate(cooperating if isinstance(cooperating, list) else ()):
+        if isinstance(party, Mapping):
+            yield from _duration_problems(party, "due", f"{at}.cooperating.{j}", event_id)
+            yield from _business_problems(
+                party, "due", "counting", f"{at}.cooperating.{j}", event_id
+            )
+
+
+def _business_problems(
+    holder: Mapping[str, Any], name: str, counting: str, at: str, event_id: str | None
+) -> Iterator[Problem]:
+    """Business counting runs in working days and hours: years and months are neither."""
+    value = holder.get(name)
+    if holder.get(counting) != "business" or not isinstance(value, str):
+        return
+    if not _DURATION_SHAPE.fullmatch(value):
+        return
+    date_part = value.partition("T")[0]
+    if "Y" in date_part or "M" in date_part:
+        yield _problem(
+            event_id,
+            f"{at}.{name}",
+            "business_duration",
+            f"{value} counted in business time: use days, weeks or hours, not years or months",
+        )
+
+
+def _calendar_problems(data: Mapping[str, Any], event_id: str | None) -> Iterator[Problem]:
+    """A calendar the engine could not count on: an unknown time zone, an impossible
+    date, working hours that end before they start."""
+    zone = data.get("timezone")
+    if isinstance(zone, str) and zone:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            yield _problem(event_id, "data.timezone", "calendar", f"unknown time zone {zone!r}")
+    for name in ("holidays", "workdays"):
+        days = data.get(name)
+        for i, day in enumerate(days if isinstance(days, list) else ()):
+            if isinstance(day, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", day):
+                try:
+                    date.fromisoformat(day)
+                except ValueError:
+                    yield _problem(event_id, f"data.{name}.{i}", "calendar", f"no such date {day}")
+    hours = data.get("hours")
+    if isinstance(hours, Mapping):
+        start, end = hours.get("start"), hours.get("end")
+        if isinstance(start, str) and isinstance(end, str) and _CLOCK.fullmatch(start) and (
+            _CLOCK.fullmatch(end) and start >= end
+        ):
+            yield _problem(event_id, "data.hours", "calendar", "hours end before they start")
+
+
+_CLOCK: Final = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
 
 
 # The schemas' ISO 8601 duration pattern: a value of another shape is reported there.

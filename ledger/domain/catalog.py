@@ -29,6 +29,12 @@ DECISION_OVERRIDDEN: Final = "ledger.decision.overridden"
 VIOLATION_REVIEWED: Final = "ledger.violation.reviewed"
 INCIDENT_REPORTED: Final = "ledger.incident.reported"
 CASE_CLOSED: Final = "ledger.case.closed"
+LIABILITY_APPEALED: Final = "ledger.liability.appealed"
+APPEAL_DECIDED: Final = "ledger.appeal.decided"
+SCORING_DEFINED: Final = "ledger.scoring.defined"
+CALENDAR_DEFINED: Final = "ledger.calendar.defined"
+CALENDAR_ASSIGNED: Final = "ledger.calendar.assigned"
+STEP_CONTRIBUTED: Final = "ledger.step.contributed"
 
 INBOUND_TYPES: Final[frozenset[str]] = frozenset(
     {
@@ -51,6 +57,12 @@ INBOUND_TYPES: Final[frozenset[str]] = frozenset(
         VIOLATION_REVIEWED,
         INCIDENT_REPORTED,
         CASE_CLOSED,
+        LIABILITY_APPEALED,
+        APPEAL_DECIDED,
+        SCORING_DEFINED,
+        CALENDAR_DEFINED,
+        CALENDAR_ASSIGNED,
+        STEP_CONTRIBUTED,
     }
 )
 
@@ -62,6 +74,12 @@ OBLIGATION_ESCALATED: Final = "obligation.escalated"
 LIABILITY_ASSIGNED: Final = "liability.assigned"
 LIABILITY_CORRECTED: Final = "liability.corrected"
 DUTY_FULFILLED: Final = "duty.fulfilled"
+#: An obligation's clock started / its due time is near / it was met (reminders).
+OBLIGATION_OPENED: Final = "obligation.opened"
+OBLIGATION_DUE_SOON: Final = "obligation.due_soon"
+OBLIGATION_DONE: Final = "obligation.done"
+#: A liability's appeal history and status, restated as it grows.
+APPEAL_JUDGED: Final = "appeal.judged"
 #: An entry a stage (derivation, a projection) failed on repeatedly, set aside with its case.
 ENTRY_QUARANTINED: Final = "ledger.entry.quarantined"
 #: A quarantined case handed back to its stage after a fix (`ledger quarantine retry`).
@@ -75,6 +93,10 @@ DERIVED_TYPES: Final[frozenset[str]] = frozenset(
         LIABILITY_ASSIGNED,
         LIABILITY_CORRECTED,
         DUTY_FULFILLED,
+        OBLIGATION_OPENED,
+        OBLIGATION_DUE_SOON,
+        OBLIGATION_DONE,
+        APPEAL_JUDGED,
         ENTRY_QUARANTINED,
         ENTRY_RELEASED,
     }

@@ -38,8 +38,8 @@ def test_the_contract_example_counts_friday_the_make_up_sunday_and_monday() -> N
     [
         # a Friday plus one working day is the Monday
         ("2026-03-06T10:00:00+08:00", "P1D", "2026-03-09T10:00:00+08:00"),
-        # a count started on a Saturday starts with the Monday
-        ("2026-03-07T10:00:00+08:00", "P1D", "2026-03-09T10:00:00+08:00"),
+        # a count started on a Saturday starts at the beginning of Monday: a full day
+        ("2026-03-07T10:00:00+08:00", "P1D", "2026-03-10T00:00:00+08:00"),
         # a week is a workweek: five working days
         ("2026-03-02T10:00:00+08:00", "P1W", "2026-03-09T10:00:00+08:00"),
         ("2026-03-02T10:00:00+08:00", "P2W", "2026-03-16T10:00:00+08:00"),
@@ -65,6 +65,9 @@ def test_monday_to_friday_nine_to_six_in_the_events_offset(
 def test_a_holiday_on_a_weekend_takes_no_working_day_away() -> None:
     calendar = WorkCalendar(holidays=frozenset({date(2026, 3, 7)}))  # a Saturday
     assert business_due(at("2026-03-06T10:00:00+08:00"), "P1D", calendar) == at(
+        "2026-03-09T10:00:00+08:00"
+    )
+    assert business_due(at("2026-03-06T10:00:00+08:00"), "P1D", PLAIN) == at(
         "2026-03-09T10:00:00+08:00"
     )
 
@@ -131,6 +134,8 @@ UTC8 = timezone(timedelta(hours=8))
 
 
 def naive_days(start: datetime, n: int, calendar: WorkCalendar) -> datetime:
+    while not calendar.is_workday(start.date()):
+        start = datetime.combine(start.date() + timedelta(days=1), time(0), tzinfo=start.tzinfo)
     day, counted = start.date(), 0
     while counted < n:
         day += timedelta(days=1)

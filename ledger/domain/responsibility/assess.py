@@ -5,18 +5,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from ledger.domain.responsibility import policy_check
+from ledger.domain.responsibility import appeals, obligations, permissions, policy_check
+from ledger.domain.responsibility.appeals import Appeals
+from ledger.domain.responsibility.cooperation import StepWindow, assess_contributions, party_unit
+from ledger.domain.responsibility.escalation import climb
 from ledger.domain.responsibility.facts import Fact, FactIndex
-from ledger.domain.responsibility.org import OrgChart, Process, RuleBook, Step, add_duration
+from ledger.domain.responsibility.org import OrgChart, Process, RuleBook, Step
+from ledger.domain.responsibility.powers import Powers
 from ledger.domain.responsibility.rules import RuleEvaluator
 from ledger.domain.responsibility.verdicts import (
     CaseAssessment,
+    ContributionMark,
     DeadlineMissed,
     DutyFulfilled,
     Liability,
     Link,
+    Obligation,
     ObligationEscalated,
     Source,
     Violation,
@@ -27,6 +33,7 @@ DISCHARGING_DECISIONS = frozenset({"upheld", "corrected"})
 FAILURE_FLAGS = (
     "violation",
     "missed_deadline",
+    "missed_contribution",
     "failed_inspection",
     "missed_inspection",
     "defect",
@@ -43,6 +50,11 @@ class TenantView:
     index: FactIndex = field(default_factory=FactIndex)
     #: Runs policy rules; the composition root gives real processes an isolated one.
     evaluator: RuleEvaluator = policy_check.IN_PROCESS
+    #: Role definitions and grants over time (who may approve, who answers for what).
+    powers: Powers = field(default_factory=Powers)
+    appeals: Appeals = field(default_factory=Appeals)
+    #: How long before a due time an obligation is announced as due soon.
+    reminder_lead: timedelta = obligations.DEFAULT_LEAD
 
 
 def assess_case(
@@ -56,12 +68,19 @@ def assess_case(
     liable: dict[str, str] = {}
     pending: list[datetime] = []
     step_marks = _assess_steps(case_id, ordered, tenant, watermark, result, flags, liable, pending)
-    _assess_violations(case_id, ordered, tenant, watermark, result, flags, pending)
+    unauthorised = permissions.assess_permissions(case_id, ordered, tenant, result, flags)
+    reviewable = permissions.unauthorised_removed(ordered, unauthorised)
+    _assess_violations(case_id, reviewable, tenant, watermark, result, flags, pending)
     _assess_inspections(case_id, ordered, tenant, result, flags)
     _assess_overrides(case_id, ordered, tenant, result, flags)
-    result.links = _links(ordered, tenant, step_marks, flags, liable, result.misses)
+    result.links = _links(
+        ordered, tenant, step_marks, flags, liable, result.misses, result.contributions
+    )
     result.source = _source(result.links)
     result.next_due = min(pending) if pending else None
+    permissions.with_roles(result, tenant)
+    result.appeals = appeals.judge_all(result.liabilities, tenant.appeals)
+    obligations.judge(result, tenant.reminder_lead, watermark)
     return result
 
 
@@ -94,8 +113,10 @@ def _assess_violations(
                 policy_id=policy.policy_id,
                 policy_version=policy.version,
                 severity=policy.severity,
-                supervisor_id=tenant.org.supervisor_of(fact.actor_id, fact.time),
-                review_due=add_duration(fact.time, policy.review_within),
+                supervisor_id=(supervisor := tenant.org.supervisor_of(fact.actor_id, fact.time)),
+                review_due=_counted(
+                    tenant, fact.time, policy.review_within, policy.review_counting, supervisor
+                ),
                 reason=reason,
             )
             result.violations.append(violation)
@@ -122,7 +143,16 @@ def _assess_violations(
                 result,
                 flags,
                 pending,
+                counting=policy.review_counting,
             )
+
+
+def _counted(
+    tenant: TenantView, start: datetime, duration: str, counting: str | None, holder: str | None
+) -> datetime:
+    """`start` + `duration`, in business time on the holder's unit's calendar when asked."""
+    unit = tenant.org.unit_of(holder, start)
+    return tenant.rules.calendars.deadline(start, duration, counting, unit, tenant.org)
 
 
 def _targets(fact: Fact, tenant: TenantView, field_name: str = "target_id") -> Fact | None:
@@ -152,6 +182,7 @@ def _supervisor_duty(
     result: CaseAssessment,
     flags: dict[str, list[str]],
     pending: list[datetime],
+    counting: str | None = None,
 ) -> None:
     case_id, org = violation.case_id, tenant.org
     acts: list[Fact] = []
@@ -165,10 +196,14 @@ def _supervisor_duty(
         if review.actor_id and review.actor_id != violation.employee_id:
             acts.append(review)
     holder, due = violation.supervisor_id, violation.review_due
+    start = violation.fact.time
     for level in range(1, levels + 1):
         if holder is None:
             return
         done = next((a for a in acts if a.time <= due), None)
+        result.obligations.append(Obligation(
+            "review", case_id, holder, start, due, violation_id=violation.violation_id,
+            unit_id=org.unit_of(holder, start), done=done, level=level, cause=violation.fact))
         if done is not None:
             if done.data.get("decision") in DISCHARGING_DECISIONS and done.actor_id:
                 result.duties.append(
@@ -215,13 +250,13 @@ def _supervisor_duty(
         successor = org.supervisor_of(holder, violation.fact.time)
         if successor is None:
             return
-        next_due = add_duration(due, window)
+        next_due = _counted(tenant, due, window, counting, successor)
         result.escalations.append(
             ObligationEscalated(
                 violation.violation_id, case_id, holder, successor, next_due, due, violation.fact
             )
         )
-        holder, due = successor, next_due
+        holder, start, due = successor, due, next_due
 
 
 def _approved_violation(
@@ -283,11 +318,18 @@ def _assess_steps(
         start = _start_of(step, opened, completions)
         if start is None:
             continue
-        due = add_duration(start, step.due)
+        unit = party_unit(step.lead, start, tenant.org)
+        due = tenant.rules.calendars.deadline(start, step.due, step.counting, unit, tenant.org)
         leads = _leads(step, due, tenant.org)
         done = completions.get(step.step)
         on_time = done is not None and done.time <= due
         marks[step.step] = StepMark(due, leads[0] if leads else None, done, on_time)
+        window = StepWindow(case_id, step, start, due, opened)
+        assess_contributions(window, facts, tenant, watermark, result, flags, liable, pending)
+        for employee in leads:
+            result.obligations.append(Obligation(
+                "step", case_id, employee, start, due, step=step.step,
+                unit_id=tenant.org.unit_of(employee, start), done=done, cause=opened))
         if on_time:
             assert done is not None
             for employee in leads or ([done.actor_id] if done.actor_id else []):
@@ -307,6 +349,7 @@ def _assess_steps(
             pending.append(due)
             continue
         _step_missed(case_id, step, due, leads, done, opened, tenant, result, flags, liable)
+        climb(window, leads[0] if leads else None, done, tenant, watermark, result, pending)
     return marks
 
 
@@ -527,17 +570,23 @@ def _links(
     flags: dict[str, list[str]],
     liable: dict[str, str],
     misses: Sequence[DeadlineMissed],
+    contributions: Sequence[ContributionMark] = (),
 ) -> list[Link]:
     links = []
+    parts = {c.contribution.ref: c for c in contributions if c.contribution is not None}
     for fact in facts:
         mark = marks.get(fact.step) if fact.step else None
         on_time = None
+        lead, due = (mark.lead, mark.due) if mark else (None, None)
         if mark is not None and fact.type in (
             "ledger.step.completed",
             "ledger.operation.submitted",
             "ledger.inspection.recorded",
         ):
             on_time = fact.time <= mark.due
+        if (part := parts.get(fact.ref)) is not None:  # a contribution answers to its party
+            lead = part.owners[0] if part.owners else None
+            due, on_time = part.due, fact.time <= part.due
         links.append(
             Link(
                 event_id=fact.event_id,
@@ -547,19 +596,20 @@ def _links(
                 actor_id=fact.actor_id,
                 unit_id=tenant.org.unit_of(fact.actor_id, fact.time),
                 step=fact.step,
-                expected_lead=mark.lead if mark else None,
-                due=mark.due if mark else None,
+                expected_lead=lead,
+                due=due,
                 on_time=on_time,
                 flags=tuple(dict.fromkeys(flags.get(fact.ref, ()))),
                 liable_id=liable.get(fact.ref),
             )
         )
+    given = {(c.step, c.party) for c in contributions if c.contribution is not None}
     for miss in misses:  # a step never completed has no link of its own: the miss is one
         if (
             miss.obligation == "step"
             and (mark := marks.get(miss.step or ""))
             and not mark.completed
-        ):
+        ) or (miss.obligation == "contribution" and (miss.step, miss.party) not in given):
             links.append(
                 Link(
                     event_id=f"deadline.missed:{miss.key}",
@@ -572,7 +622,11 @@ def _links(
                     expected_lead=miss.owner_id,
                     due=miss.due,
                     on_time=False,
-                    flags=("missed_deadline",),
+                    flags=(
+                        "missed_contribution"
+                        if miss.obligation == "contribution"
+                        else "missed_deadline",
+                    ),
                     liable_id=miss.owner_id,
                 )
             )
@@ -580,11 +634,24 @@ def _links(
     return links
 
 
+#: Failures dated by the deadline they missed, not by the late act that shows them.
+MISSED_FLAGS = frozenset({"missed_deadline", "missed_contribution"})
+
+
 def _source(links: Sequence[Link]) -> Source | None:
-    """The earliest link that failed."""
-    for link in links:
+    """The link that failed first: a missed deadline fails at its due time, so a lead held
+    up by a contribution that was due earlier is seen to be, whenever that came."""
+    first: tuple[datetime, int] | None = None
+    found: Source | None = None
+    for position, link in enumerate(links):
         failed = [flag for flag in FAILURE_FLAGS if flag in link.flags]
-        if failed:
+        if not failed:
+            continue
+        when = link.at
+        if link.due is not None and MISSED_FLAGS & set(failed):
+            when = min(when, link.due)
+        if first is None or (when, position) < first:
+            first = (when, position)
             employee = link.liable_id or link.actor_id
-            return Source(link.event_id, employee, link.unit_id, failed[0])
-    return None
+            found = Source(link.event_id, employee, link.unit_id, failed[0])
+    return found

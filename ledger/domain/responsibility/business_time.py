@@ -6,7 +6,8 @@ when it has none); the answer is given back in the start's offset, so a due time
 like the event it was counted from.
 
 - Business days (`PnD`, `PnW` = n full workweeks): the n-th working day after the start's
-  date, at the start's time of day.
+  date, at the start's time of day. A count started on a day off starts at the beginning
+  of the next working day, so a later start never gives an earlier due time.
 - Business hours (`PTnH`, minutes, seconds): only the working hours of working days run.
   A count that ends exactly at a day's closing time is due at that closing time.
 """
@@ -122,6 +123,9 @@ def business_due(start: datetime, iso_duration: str, calendar: WorkCalendar) -> 
     local = start.astimezone(zone)
     weeks_days, rest = _weeks_and_days(iso_duration, calendar)
     if weeks_days:
+        if not calendar.is_workday(local.date()):
+            opening = calendar.nth_workday_after(local.date(), 1)
+            local = _local(opening, time(0), zone)
         day = calendar.nth_workday_after(local.date(), weeks_days)
         local = _local(day, local.time().replace(tzinfo=None), zone)
     if rest:

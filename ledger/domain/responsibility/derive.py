@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from ledger.domain.catalog import (
+    APPEAL_JUDGED,
     DEADLINE_MISSED,
     DUTY_FULFILLED,
     LIABILITY_ASSIGNED,
@@ -23,7 +24,12 @@ from ledger.domain.catalog import (
 )
 from ledger.domain.envelope import content_digest
 from ledger.domain.responsibility.facts import Fact
-from ledger.domain.responsibility.verdicts import CaseAssessment, Liability, short_hash
+from ledger.domain.responsibility.verdicts import (
+    CaseAssessment,
+    Liability,
+    ObligationEscalated,
+    short_hash,
+)
 
 ENGINE_SOURCE = "ledger/engine"
 
@@ -95,11 +101,30 @@ def liability_data(liability: Liability) -> dict[str, Any]:
         "at": _iso(liability.at),
         "claim": liability.claim,
     }
-    for name in ("unit_id", "role", "violation_id", "step"):
+    for name in ("unit_id", "role", "violation_id", "step", "severity"):
         value = getattr(liability, name)
         if value is not None:
             data[name] = value
+    data["roles"] = list(liability.roles)
     return data
+
+
+def _escalation(e: ObligationEscalated) -> dict[str, Any]:
+    if e.obligation == "step":
+        return {
+            "obligation": "step",
+            "case_id": e.case_id,
+            "step": e.step,
+            "from_id": e.from_id,
+            "to_id": e.to_id,
+            "due": _iso(e.review_due),
+        }
+    return {
+        "violation_id": e.violation_id,
+        "from_id": e.from_id,
+        "to_id": e.to_id,
+        "review_due": _iso(e.review_due),
+    }
 
 
 def assessment_events(tenant: str, a: CaseAssessment) -> list[dict[str, Any]]:
@@ -134,26 +159,13 @@ def assessment_events(tenant: str, a: CaseAssessment) -> list[dict[str, Any]]:
             "case_id": m.case_id,
             "due": _iso(m.due),
         }
-        for name in ("step", "violation_id", "owner_id", "unit_id"):
+        for name in ("step", "violation_id", "owner_id", "unit_id", "party"):
             if getattr(m, name) is not None:
                 data[name] = getattr(m, name)
         out.append(_envelope(tenant, DEADLINE_MISSED, m.key, m.due, a.case_id, data, m.cause))
     for e in a.escalations:
         out.append(
-            _envelope(
-                tenant,
-                OBLIGATION_ESCALATED,
-                e.key,
-                e.at,
-                a.case_id,
-                {
-                    "violation_id": e.violation_id,
-                    "from_id": e.from_id,
-                    "to_id": e.to_id,
-                    "review_due": _iso(e.review_due),
-                },
-                e.cause,
-            )
+            _envelope(tenant, OBLIGATION_ESCALATED, e.key, e.at, a.case_id, _escalation(e), e.cause)
         )
     for li in a.liabilities:
         out.append(
@@ -183,7 +195,82 @@ def assessment_events(tenant: str, a: CaseAssessment) -> list[dict[str, Any]]:
         if d.unit_id is not None:
             duty["unit_id"] = d.unit_id
         out.append(_envelope(tenant, DUTY_FULFILLED, d.key, d.at, a.case_id, duty, d.facts[0]))
+    out += notice_events(tenant, a) + appeal_events(tenant, a)
     out.sort(key=lambda e: (datetime.fromisoformat(e["time"]), e["id"]))
+    return out
+
+
+def notice_events(tenant: str, a: CaseAssessment) -> list[dict[str, Any]]:
+    """`obligation.opened` / `.due_soon` / `.done` for every obligation of the case."""
+    out = []
+    for notice in a.notices:
+        o = notice.obligation
+        data: dict[str, Any] = {
+            "obligation_id": o.obligation_id,
+            "obligation": o.obligation,
+            "case_id": o.case_id,
+            "holder_id": o.holder_id,
+            "opened_at": _iso(o.start),
+            "due": _iso(o.due),
+            "level": o.level,
+        }
+        for name in ("step", "violation_id", "unit_id"):
+            if getattr(o, name) is not None:
+                data[name] = getattr(o, name)
+        if notice.notice == "done" and o.done is not None:
+            data["event_id"] = o.done.event_id
+            data["event_ref"] = o.done.ref
+        type_ = f"obligation.{notice.notice}"
+        out.append(_envelope(tenant, type_, f"{type_}:{o.obligation_id}", notice.at,
+                             a.case_id, data, o.cause))
+    return out
+
+
+def appeal_events(tenant: str, a: CaseAssessment) -> list[dict[str, Any]]:
+    """`appeal.judged`: each appealed liability's history and status."""
+    out = []
+    for outcome in a.appeals:
+        history = []
+        for step in outcome.history:
+            entry: dict[str, Any] = {
+                "event_id": step.fact.event_id,
+                "event_ref": step.fact.ref,
+                "type": step.fact.type,
+                "actor_id": step.fact.actor_id,
+                "at": _iso(step.fact.time),
+                "reason": step.fact.data.get("reason"),
+                "effective": step.effective,
+            }
+            if step.fact.data.get("decision"):
+                entry["decision"] = step.fact.data["decision"]
+            if step.flag:
+                entry["flag"] = step.flag
+            history.append(entry)
+        last = outcome.history[-1].fact
+        out.append(_envelope(tenant, APPEAL_JUDGED, f"appeal:{outcome.liability_id}",
+                             last.time, a.case_id, {
+                                 "liability_id": outcome.liability_id,
+                                 "case_id": outcome.case_id,
+                                 "employee_id": outcome.employee_id,
+                                 "status": outcome.status,
+                                 "history": history,
+                             }, last))
+    return out
+
+
+def _overturned(tenant: str, a: CaseAssessment, emitted: Emitted) -> list[dict[str, Any]]:
+    """`liability.corrected {reason: appeal_overturned}` for liabilities an appeal overturned."""
+    out = []
+    for outcome in a.appeals:
+        if outcome.status != "overturned" or outcome.liability_id in emitted.corrected:
+            continue
+        decided = outcome.decided_by
+        assert decided is not None
+        data = {"liability_id": outcome.liability_id, "case_id": a.case_id,
+                "reason": "appeal_overturned", "decided_by": decided.event_id,
+                "decided_by_ref": decided.ref}
+        out.append(_envelope(tenant, LIABILITY_CORRECTED, outcome.liability_id, decided.time,
+                             a.case_id, data, decided))
     return out
 
 
@@ -213,6 +300,7 @@ def derive(
                 tenant, LIABILITY_CORRECTED, liability_id, at, assessment.case_id, data, None
             )
         )
+    new += _overturned(tenant, assessment, emitted)
     for envelope in new:
         emitted.observe(envelope)
     return new

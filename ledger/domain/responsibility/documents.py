@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ledger.domain.responsibility.verdicts import CaseAssessment, Link
+from ledger.domain.responsibility.verdicts import (
+    CaseAssessment,
+    ContributionMark,
+    Link,
+    ObligationEscalated,
+)
 
 
 def link_document(link: Link) -> dict[str, Any]:
@@ -49,4 +54,36 @@ def chain_document(
             "reason": source.reason,
         },
         "liabilities": list(liabilities),
+        "escalations": [_escalation_document(e) for e in assessment.escalations],
+        "contributions": [_contribution_document(c) for c in assessment.contributions],
+    }
+
+
+def _escalation_document(e: ObligationEscalated) -> dict[str, Any]:
+    """One hand-over up the supervisor line: the review or step path of the case."""
+    doc: dict[str, Any] = {
+        "obligation": e.obligation,
+        "from_id": e.from_id,
+        "to_id": e.to_id,
+        "at": e.at.isoformat(),
+        "due": e.review_due.isoformat(),
+    }
+    if e.obligation == "step":
+        doc["step"] = e.step
+    else:
+        doc["violation_id"] = e.violation_id
+    return doc
+
+
+def _contribution_document(c: ContributionMark) -> dict[str, Any]:
+    """A cooperating party's part in a step: who answers, when due, what came."""
+    return {
+        "step": c.step,
+        "party": c.party,
+        "owner_ids": list(c.owners),
+        "unit_id": c.unit_id,
+        "due": c.due.isoformat(),
+        "event_id": c.contribution.event_id if c.contribution else None,
+        "at": c.contribution.time.isoformat() if c.contribution else None,
+        "on_time": c.on_time,
     }

@@ -15,6 +15,7 @@ from typing import Any
 
 import isodate
 
+from ledger.domain.responsibility.calendars import CALENDAR_TYPES, CalendarBook
 from ledger.domain.responsibility.facts import Fact
 
 DEPARTED: Mapping[str, Any] = {"departed": True}
@@ -67,6 +68,21 @@ class Policy:
     review_within: str
     escalate_levels: int
     effective: datetime
+    #: Who may approve or override what the policy checks (docs/domain-rules.md, Power
+    #: and responsibility); None: anyone.
+    approver_permission: str | None = None
+    review_counting: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cooperating:
+    """A party that must contribute to a step: its own due (else the step's) and the
+    outputs a complete contribution carries."""
+
+    party: Mapping[str, str]
+    due: str | None = None
+    counting: str | None = None
+    outputs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +93,10 @@ class Step:
     due: str
     after: tuple[str, ...] = ()
     required_outputs: tuple[str, ...] = ()
+    counting: str | None = None
+    escalate_levels: int = 1
+    escalate_after: str | None = None
+    cooperating: tuple[Cooperating, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +119,9 @@ ORG_TYPES = frozenset(
         "ledger.access.role.revoked",
     }
 )
-DEFINITION_TYPES = frozenset({"ledger.policy.defined", "ledger.process.defined"})
+DEFINITION_TYPES = (
+    frozenset({"ledger.policy.defined", "ledger.process.defined"}) | CALENDAR_TYPES
+)
 
 
 class OrgChart:
@@ -193,6 +215,7 @@ class RuleBook:
     def __init__(self) -> None:
         self._policies: dict[str, list[Policy]] = {}
         self._processes: dict[str, list[tuple[datetime, Process]]] = {}
+        self.calendars = CalendarBook()
 
     def add(self, fact: Fact) -> None:
         data = fact.data
@@ -206,11 +229,15 @@ class RuleBook:
                 review_within=data.get("review_within", DEFAULT_REVIEW_WITHIN),
                 escalate_levels=int(data.get("escalate_levels", 1)),
                 effective=fact.time,
+                approver_permission=data.get("approver_permission"),
+                review_counting=data.get("review_counting"),
             )
             versions = self._policies.setdefault(policy.policy_id, [])
             if all(p.version != policy.version for p in versions):
                 versions.append(policy)
                 versions.sort(key=lambda p: (p.effective, p.version))
+        elif fact.type in CALENDAR_TYPES:
+            self.calendars.add(fact)
         elif fact.type == "ledger.process.defined":
             process = Process(
                 process_id=data["process_id"],
@@ -248,4 +275,18 @@ def _step(raw: Mapping[str, Any]) -> Step:
         due=raw["due"],
         after=tuple(raw.get("after", ())),
         required_outputs=tuple(raw.get("required_outputs", ())),
+        counting=raw.get("counting"),
+        escalate_levels=int(raw.get("escalate_levels", 1)),
+        escalate_after=raw.get("escalate_after"),
+        cooperating=tuple(_cooperating(c) for c in raw.get("cooperating", ())),
+    )
+
+
+def _cooperating(raw: Mapping[str, Any]) -> Cooperating:
+    party = {k: str(raw[k]) for k in ("employee_id", "unit_id", "role") if raw.get(k)}
+    return Cooperating(
+        party=party,
+        due=raw.get("due"),
+        counting=raw.get("counting"),
+        outputs=tuple(raw.get("outputs", ())),
     )

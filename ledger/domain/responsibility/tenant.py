@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
+from ledger.domain.responsibility.appeals import APPEAL_TYPES
 from ledger.domain.responsibility.assess import TenantView, assess_case
 from ledger.domain.responsibility.facts import Fact
 from ledger.domain.responsibility.org import DEFINITION_TYPES, ORG_TYPES
@@ -26,6 +28,8 @@ class TenantFacts:
     _referrers: dict[str, set[str]] = field(default_factory=dict)
     _next_due: dict[str, datetime] = field(default_factory=dict)
     _horizon: dict[str, datetime] = field(default_factory=dict)
+    #: Which case each liability belongs to, so that an appeal reaches it.
+    _liability_cases: dict[str, str] = field(default_factory=dict)
 
     @property
     def watermark(self) -> datetime | None:
@@ -41,8 +45,12 @@ class TenantFacts:
         if self.latest_time is None or fact.time > self.latest_time:
             self.latest_time = fact.time
         self.view.index.add(fact)
+        if fact.type in APPEAL_TYPES:
+            case = self._liability_cases.get(self.view.appeals.add(fact))
+            return {case} if case else set()
         if fact.type in ORG_TYPES:
             self.view.org.add(fact)
+            self.view.powers.add(fact)
             return self._reaching(fact.time)
         if fact.type in DEFINITION_TYPES:
             self.view.rules.add(fact)
@@ -72,7 +80,15 @@ class TenantFacts:
             self._next_due[case_id] = assessment.next_due
         for moment in _moments(assessment):
             self._extend_horizon(case_id, moment)
+        for liability in assessment.liabilities:
+            self._liability_cases[liability.liability_id] = case_id
         return assessment
+
+    def observe(self, derived: Mapping[str, Any]) -> None:
+        """Take note of a derived event read back from the ledger (after a restart the
+        cases are not re-assessed, yet an appeal must still find its liability's case)."""
+        if derived.get("type") == "liability.assigned" and derived.get("subject"):
+            self._liability_cases[derived["data"]["liability_id"]] = str(derived["subject"])
 
     def _reaching(self, effective: datetime) -> set[str]:
         """Cases that look anything up at or after `effective`: an org change or a new
@@ -102,6 +118,7 @@ def _moments(assessment: CaseAssessment) -> list[datetime]:
     moments += [v.review_due for v in assessment.violations]
     moments += [m.due for m in assessment.misses]
     moments += [e.review_due for e in assessment.escalations]
+    moments += [c.due for c in assessment.contributions]
     if assessment.next_due is not None:
         moments.append(assessment.next_due)
     return moments

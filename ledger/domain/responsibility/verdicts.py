@@ -37,21 +37,22 @@ class DeadlineMissed:
     owner_id: str | None = None
     unit_id: str | None = None
     cause: Fact | None = None
+    #: A cooperating party (`unit:tech`, `employee:e-li`, `role:qa`) for a contribution.
+    party: str | None = None
 
     @property
     def key(self) -> str:
-        return short_hash(
-            "missed",
-            self.obligation,
-            self.case_id,
-            self.step or "",
-            self.violation_id or "",
-            self.owner_id or "",
-        )
+        parts = [self.step or "", self.violation_id or "", self.owner_id or ""]
+        if self.party is not None:  # only contributions: other keys stay as they were
+            parts.append(self.party)
+        return short_hash("missed", self.obligation, self.case_id, *parts)
 
 
 @dataclass(frozen=True, slots=True)
 class ObligationEscalated:
+    """A missed review (`violation_id`) or step (`obligation` "step", `step`) handed up to
+    `to_id`, due `review_due`."""
+
     violation_id: str
     case_id: str
     from_id: str
@@ -59,10 +60,28 @@ class ObligationEscalated:
     review_due: datetime
     at: datetime
     cause: Fact | None = None
+    obligation: str = "review"
+    step: str | None = None
 
     @property
     def key(self) -> str:
+        if self.obligation == "step":
+            return short_hash("escalated", "step", self.case_id, self.step or "",
+                              self.from_id, self.to_id)
         return short_hash("escalated", self.violation_id, self.from_id, self.to_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ContributionMark:
+    """One cooperating party's part in a step: when it was due and what came."""
+
+    step: str
+    party: str
+    owners: tuple[str, ...]
+    unit_id: str | None
+    due: datetime
+    contribution: Fact | None
+    on_time: bool | None  # None: not yet due and not yet given
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +96,11 @@ class Liability:
     role: str | None = None
     violation_id: str | None = None
     step: str | None = None
+    #: The roles whose responsibilities it falls under (docs/domain-rules.md, Power and
+    #: responsibility); part of its identity, so a late grant corrects it.
+    roles: tuple[str, ...] = ()
+    #: The broken policy's severity, for scoring; not part of its identity.
+    severity: str | None = None
 
     @property
     def liability_id(self) -> str:
@@ -91,6 +115,7 @@ class Liability:
             self.violation_id or "",
             self.step or "",
             self.role or "",
+            *(("roles", *self.roles) if self.roles else ()),
         )
 
     @property
@@ -171,3 +196,68 @@ class CaseAssessment:
     liabilities: list[Liability] = field(default_factory=list)
     duties: list[DutyFulfilled] = field(default_factory=list)
     next_due: datetime | None = None
+    #: Every obligation the case gave someone, and what to announce about it (8.7).
+    obligations: list[Obligation] = field(default_factory=list)
+    notices: list[ObligationNotice] = field(default_factory=list)
+    #: Liabilities under appeal, with their history (8.5).
+    appeals: list[AppealOutcome] = field(default_factory=list)
+    contributions: list[ContributionMark] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Obligation:
+    """Something someone owes by a due time: a step, a review, a contribution."""
+
+    obligation: str  # "step" | "review" | "contribution"
+    case_id: str
+    holder_id: str
+    start: datetime
+    due: datetime
+    step: str | None = None
+    violation_id: str | None = None
+    unit_id: str | None = None
+    done: Fact | None = None
+    level: int = 1
+    cause: Fact | None = None
+
+    @property
+    def obligation_id(self) -> str:
+        return obligation_key(
+            self.obligation, self.case_id, self.step, self.violation_id, self.holder_id
+        )
+
+
+def obligation_key(
+    obligation: str, case_id: str, step: str | None, violation_id: str | None, holder: str | None
+) -> str:
+    """The same obligation named from any of its events (opened, missed, escalated)."""
+    return "O-" + short_hash("obligation", obligation, case_id, step or "",
+                             violation_id or "", holder or "")
+
+
+@dataclass(frozen=True, slots=True)
+class ObligationNotice:
+    """What is announced about an obligation: `opened`, `due_soon` or `done`."""
+
+    notice: str
+    obligation: Obligation
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AppealStep:
+    """One appeal or decision on a liability, and whether it takes effect."""
+
+    fact: Fact
+    effective: bool
+    flag: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AppealOutcome:
+    liability_id: str
+    case_id: str
+    employee_id: str
+    status: str  # "appealed" | "upheld" | "overturned" | "not_appealed"
+    history: tuple[AppealStep, ...]
+    decided_by: Fact | None = None
