@@ -40,7 +40,8 @@ from ledger.adapters.signing import (
 )
 from ledger.adapters.store import EventStore
 from ledger.adapters.witness_state import WitnessStateDir
-from ledger.application.evidence import NotSealedError, Prover, resolve_event, verify_bundle
+from ledger.application.document_check import verify_document
+from ledger.application.evidence import NotSealedError, Prover, resolve_event
 from ledger.application.handed_out import HandedOutCheck, check_handed_out, check_receipts
 from ledger.application.sealing import Sealer, tenants
 from ledger.application.verification import StoreReport, TenantReport, verify_store
@@ -220,11 +221,10 @@ def verify_evidence(
         document = orjson.loads(file.read_bytes())
     except orjson.JSONDecodeError as exc:
         raise _fail(f"{file} is not JSON: {exc}", code=1) from exc
-    if isinstance(document, dict) and isinstance(document.get("proofs"), dict):
-        document = document["proofs"]
     if not isinstance(document, dict):
         raise _fail(f"{file} is not a proof bundle", code=1)
-    report = verify_bundle(document, keys)
+    checked = verify_document(document, keys)
+    report = checked.bundle
     checkpoint = report.checkpoint
     console.print(
         f"checkpoint #{checkpoint.get('sequence')} of tenant {report.tenant!r}: "
@@ -240,10 +240,13 @@ def verify_evidence(
         table.add_row(str(check.position), str(check.event_id),
                       "[green]proven[/green]" if check.ok else f"[red]{check.problem}[/red]")
     console.print(table)
-    if not report.ok:
+    for problem in checked.problems:
+        console.print(f"[red]{problem}[/red]", soft_wrap=True)
+    if not checked.ok:
         console.print("[red]the evidence does not verify[/red]")
         raise typer.Exit(code=1)
-    console.print("[green]every entry is proven to be in the signed ledger as shown[/green]")
+    console.print("[green]every entry is proven to be in the signed ledger as shown, and the "
+                  "document shows them as proven[/green]")
 
 
 # --- ledger checkpoint ---------------------------------------------------------------

@@ -13,16 +13,18 @@ the period and the format as asked, and when (the reading service's clock).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from ledger.adapters.labels import DEFAULT_LANG, Lang, label
 from ledger.adapters.store import EventStore
 from ledger.application.evidence import NotSealedError, bundle_for, entry_json, resolve_event
 from ledger.application.tokens import AuditTrail
 from ledger.domain.access import Principal
 from ledger.domain.events import EntryRecorded
+from projections.explain import Explainer
 from projections.reads import Bound, ReadModels
 from projections.schema import Row
 
@@ -32,31 +34,73 @@ _PAGE = 1000
 
 def evidence_document(
     reads: ReadModels, store: EventStore, tenant: str, employee_id: str,
-    start: Bound | None, end: Bound | None, now: datetime,
+    start: Bound | None, end: Bound | None, now: datetime, lang: Lang = DEFAULT_LANG,
 ) -> dict[str, Any]:
-    """Every liability and positive record of the employee over start..end, the ledger
-    events behind them and the proofs that those events are in the ledger as recorded
-    (null until a signed checkpoint covers them)."""
+    """Every liability and positive record of the employee over start..end, each liability
+    explained (projections/explain.py), the ledger entries behind all of it (the records'
+    own entries included) and their proofs (null until a signed checkpoint covers them)."""
+    explainer = Explainer(store, tenant, lang)
     liabilities = _all_liabilities(reads, tenant, employee_id, start, end)
     for liability in liabilities:
-        liability["status"] = "corrected" if liability.get("corrected") else "active"
+        explain_liability(explainer, liability)
     positive = reads.duties(tenant, employee_id, start, end)
-    entries = _entries_behind(store, tenant, [*liabilities, *positive])
+    for record in positive:
+        record["duty_label"] = label("duty", record.get("duty"), lang)
+    shown = _entries_behind(store, tenant, [*liabilities, *positive])
+    entries = _merge(shown, explainer.used.values(),
+                     _own_entries(store, tenant, [*liabilities, *positive]))
     assignments = reads.org_assignments(tenant, employee_id)
     latest = assignments[-1] if assignments else {}
-    try:
-        proofs: dict[str, Any] | None = bundle_for(store, tenant, entries) if entries else None
-    except NotSealedError:
-        proofs = None  # no signing key configured: chained but not yet checkpointed
     return {
-        "tenant": tenant, "employee_id": employee_id, "name": latest.get("name"),
-        "unit_id": latest.get("unit_id"), "from": _iso(start), "to": _iso(end),
-        "generated_at": now.isoformat(),
+        "tenant": tenant, "lang": lang, "employee_id": employee_id, "name": latest.get("name"),
+        "unit_id": latest.get("unit_id"),
+        "unit_name": reads.unit_names(tenant).get(str(latest.get("unit_id"))),
+        "from": _iso(start), "to": _iso(end), "generated_at": now.isoformat(),
+        "ledger_position": store.head(tenant).position if entries else None,
         "liabilities": liabilities, "positive_records": positive,
-        "events": [{**entry_json(e), "event_id": e.event_id, "source": e.source,
-                    "type": e.envelope["type"], "time": e.envelope["time"]} for e in entries],
-        "proofs": proofs,
+        "names": names_of(reads, tenant),
+        "events": events_json(entries), "proofs": proofs_for(store, tenant, entries),
     }
+
+
+def explain_liability(explainer: Explainer, liability: Row) -> None:
+    """A liability row with its status, labels, correction entry and explanation."""
+    lang = explainer.lang
+    liability["status"] = "corrected" if liability.get("corrected") else "active"
+    corrected = explainer.correction(str(liability.get("case_id")),
+                                     str(liability.get("liability_id")))
+    if corrected is not None:
+        liability["corrected_position"] = corrected.position
+    liability["explanation"] = explainer.explain(liability)
+    liability["labels"] = {
+        "kind": label("kind", liability.get("kind"), lang),
+        "basis": label("basis", liability.get("basis"), lang),
+        "status": label("status", liability["status"], lang),
+        "severity": label("severity", liability["explanation"].get("severity"), lang),
+        "appeal_status": label("appeal", liability["explanation"].get("appeal_status"), lang),
+        "outcome": label("outcome", liability["explanation"].get("outcome"), lang),
+    }
+
+
+def names_of(reads: ReadModels, tenant: str) -> dict[str, dict[str, str]]:
+    """Employees' and units' names as the org chart records them, for renderers to show
+    names beside ids."""
+    people = {row["employee_id"]: row["name"] for row in reads.employees(tenant) if row["name"]}
+    return {"employees": people, "units": reads.unit_names(tenant)}
+
+
+def events_json(entries: Iterable[EntryRecorded]) -> list[dict[str, Any]]:
+    return [{**entry_json(e), "event_id": e.event_id, "source": e.source,
+             "type": e.envelope["type"], "time": e.envelope["time"]} for e in entries]
+
+
+def proofs_for(store: EventStore, tenant: str,
+               entries: Sequence[EntryRecorded]) -> dict[str, Any] | None:
+    """The bundle proving every entry a document shows; None while unsigned."""
+    try:
+        return bundle_for(store, tenant, entries) if entries else None
+    except NotSealedError:
+        return None  # no signing key configured: chained but not yet checkpointed
 
 
 def unit_report(
@@ -107,6 +151,29 @@ def _all_liabilities(
         if page.after is None:
             return found
         after = page.after
+
+
+def _merge(*groups: Iterable[EntryRecorded]) -> list[EntryRecorded]:
+    """Entries of several groups, each once, in ledger order."""
+    by_position = {e.position: e for group in groups for e in group}
+    return [by_position[p] for p in sorted(by_position)]
+
+
+def _own_entries(store: EventStore, tenant: str,
+                 records: Iterable[Row]) -> list[EntryRecorded]:
+    """The entries the records themselves are (liability.assigned, liability.corrected,
+    duty.fulfilled), by the positions the records carry."""
+    wanted = sorted({int(p) for r in records for p in (r.get("position"),
+                                                         r.get("corrected_position"))
+                     if isinstance(p, int)})
+    return entries_at(store, tenant, wanted)
+
+
+def entries_at(store: EventStore, tenant: str, positions: Sequence[int]) -> list[EntryRecorded]:
+    found: list[EntryRecorded] = []
+    for position in positions:
+        found += store.entries(tenant, after=position - 1, limit=1)
+    return found
 
 
 def _entries_behind(

@@ -59,7 +59,7 @@ VIOLATION_FIELDS = (
 )
 
 DUTY_FIELDS = ("duty", "case_id", "at", "step", "violation_id", "unit_id", "event_ids",
-               "event_refs")
+               "event_refs", "position")
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +206,10 @@ class ReadModels:
             same = previous is not None and standing(previous) == standing(row)
             row["rank"] = previous["rank"] if same and previous else number
         return rows
+
+    def unit_names(self, tenant: str) -> dict[str, str]:
+        """Each unit's latest name (documents show names, not ids)."""
+        return self._unit_names(tenant)
 
     def _unit_names(self, tenant: str) -> dict[str, str]:
         """Each unit's latest name."""

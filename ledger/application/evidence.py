@@ -291,8 +291,17 @@ def verify_bundle(bundle: Mapping[str, Any], keys: KeyRing) -> BundleReport:
     if not isinstance(entries, list):
         report.checkpoint_problem = report.checkpoint_problem or "the bundle carries no entries"
         return report
+    if not entries:
+        report.checkpoint_problem = report.checkpoint_problem or "the bundle proves nothing: " \
+            "it carries no entries"
+    seen: set[Any] = set()
     for item in entries:
-        report.entries.append(_check_entry(item, str(tenant), checkpoint))
+        check = _check_entry(item, str(tenant), checkpoint)
+        if check.ok and check.position in seen:
+            check = EntryCheck(check.position, check.event_id,
+                               f"position {check.position} appears twice in the bundle")
+        seen.add(check.position)
+        report.entries.append(check)
     return report
 
 
@@ -354,6 +363,8 @@ def _entry_problem(
             recorded_at=datetime.fromisoformat(str(item["recorded_at"])),
         )
     )
+    if "leaf_hash" in item and item["leaf_hash"] != leaf.hex():
+        return "the leaf hash shown is not the one the entry gives"
     size = int(checkpoint["tree_size"])
     if not 1 <= position <= size:
         return f"position {position} is outside the checkpoint's {size} entries"

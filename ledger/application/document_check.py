@@ -1,0 +1,185 @@
+"""Proof of the whole document: everything an evidence document or trace report shows is
+in the signed ledger exactly as shown (docs/evidence-format.md, "Checking a document").
+
+`verify_bundle` proves the entries of the document's `proofs`; this checks that the rest
+of the document says only what those proven entries say:
+
+1. every object of the document (outside `proofs`) that names a `position` names an entry
+   of the bundle, and each of its fields that the entry's `data` also has is equal to it;
+   `event_id`, `type`, `source`, `time` are compared with the envelope's `id`, `type`,
+   `source`, `time`, and `envelope`, `digest`, `entry_hash`, `prev_hash`, `recorded_at`,
+   `kind`, `stream` with the entry itself. An object that has `envelope` is an entry
+   shown whole: its fields are compared with the entry and envelope only;
+2. `values_read` hold the values at those paths of the entry's `data.payload`, and
+   `missing_fields` are paths it does not have; a process step shown (`step` with `title`
+   or `output_standard`) is that step of the proven `ledger.process.defined`;
+3. `corrected_position` names a `liability.corrected` entry of the same liability with
+   the reason and replacement shown;
+4. nothing proven is hidden: every `liability.assigned` entry of the bundle is shown in
+   `liabilities`, and every `liability.corrected` entry marks its liability as corrected;
+   no liability is shown twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledger.adapters.signing import KeyRing
+from ledger.application.evidence import BundleReport, verify_bundle
+
+#: Fields of a shown object compared with the entry itself rather than its data.
+_ENTRY_FIELDS = ("digest", "entry_hash", "prev_hash", "recorded_at", "kind", "stream",
+                 "envelope")
+_ENVELOPE_FIELDS = {"type": "type", "source": "source", "time": "time", "event_id": "id"}
+_MISSING = object()
+
+
+@dataclass(slots=True)
+class DocumentReport:
+    bundle: BundleReport
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.bundle.ok and not self.problems
+
+
+def verify_document(document: Mapping[str, Any], keys: KeyRing) -> DocumentReport:
+    """Check a document with its `proofs`, or a bare proof bundle (nothing else shown)."""
+    proofs = document.get("proofs") if "proofs" in document else document
+    if not isinstance(proofs, Mapping):
+        return DocumentReport(BundleReport(checkpoint_problem=(
+            "the document carries no proofs: it was made before a signed checkpoint")))
+    report = DocumentReport(verify_bundle(proofs, keys))
+    if proofs is document:
+        return report
+    entries = proofs.get("entries")
+    items: list[Any] = entries if isinstance(entries, list) else []
+    proven = {item.get("position"): item for item in items if isinstance(item, Mapping)}
+    for where, shown in _shown(document):
+        report.problems += [f"{where}: {p}" for p in _check_shown(shown, proven)]
+    report.problems += _completeness(document, proven)
+    return report
+
+
+def _shown(node: Any, where: str = "$") -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Every object of the document that names a ledger position (proofs excluded)."""
+    if isinstance(node, Mapping):
+        if isinstance(node.get("position"), int) or "corrected_position" in node:
+            yield where, node
+        for key, value in node.items():
+            if not (where == "$" and key == "proofs"):
+                yield from _shown(value, f"{where}.{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _shown(value, f"{where}[{index}]")
+
+
+def _check_shown(shown: Mapping[str, Any], proven: Mapping[Any, Any]) -> list[str]:
+    problems: list[str] = []
+    position = shown.get("position")
+    if isinstance(position, int):
+        item = proven.get(position)
+        if item is None:
+            return [f"position {position} is shown but not proven"]
+        problems += _differences(shown, item)
+    corrected = shown.get("corrected_position")
+    if corrected is not None:
+        problems += _correction(shown, proven.get(corrected), corrected)
+    return problems
+
+
+def _differences(shown: Mapping[str, Any], item: Mapping[str, Any]) -> list[str]:
+    envelope = item.get("envelope") or {}
+    found = envelope.get("data")
+    data: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    problems = []
+    entry_row = "envelope" in shown  # an entry as shown whole, not a record read from it
+    for key, value in shown.items():
+        if key in ("position", "corrected_position"):
+            continue
+        if key in data and not entry_row:
+            expected = data[key]
+        elif key in _ENTRY_FIELDS:
+            expected = item.get(key)
+        elif key in _ENVELOPE_FIELDS:
+            expected = envelope.get(_ENVELOPE_FIELDS[key])
+        else:
+            continue
+        if value != expected:
+            problems.append(f"{key} is shown as {value!r}, the proven entry says {expected!r}")
+    problems += _payload_values(shown, data)
+    problems += _step(shown, envelope, data)
+    return problems
+
+
+def _payload_values(shown: Mapping[str, Any], data: Mapping[str, Any]) -> list[str]:
+    payload = data.get("payload")
+    problems = []
+    for path, value in (shown.get("values_read") or {}).items():
+        if _at(payload, path) != value:
+            problems.append(f"the value read at {path} is not the proven payload's")
+    for path in shown.get("missing_fields") or []:
+        if _at(payload, path) is not _MISSING:
+            problems.append(f"{path} is shown missing, the proven payload has it")
+    return problems
+
+
+def _step(shown: Mapping[str, Any], envelope: Mapping[str, Any],
+          data: Mapping[str, Any]) -> list[str]:
+    if envelope.get("type") != "ledger.process.defined" or "step" not in shown:
+        return []
+    steps = [s for s in data.get("steps") or [] if isinstance(s, Mapping)
+             and s.get("step") == shown["step"]]
+    if not steps:
+        return [f"step {shown['step']!r} is not a step of the proven process"]
+    return [f"the step's {key} is not the proven process's"
+            for key in ("title", "output_standard", "required_outputs", "due")
+            if key in shown and shown[key] != steps[0].get(key)]
+
+
+def _correction(shown: Mapping[str, Any], item: Any, position: Any) -> list[str]:
+    if not isinstance(item, Mapping):
+        return [f"correction at position {position} is shown but not proven"]
+    envelope = item.get("envelope") or {}
+    data = envelope.get("data") or {}
+    if envelope.get("type") != "liability.corrected" or data.get(
+            "liability_id") != shown.get("liability_id"):
+        return [f"position {position} is not this liability's correction"]
+    return [f"{key} is shown as {shown.get(key)!r}, the proven correction says "
+            f"{data.get(name)!r}" for key, name in (("corrected_reason", "reason"),
+                                                     ("replaced_by", "replaced_by"))
+            if key in shown and shown.get(key) != data.get(name)]
+
+
+def _completeness(document: Mapping[str, Any], proven: Mapping[Any, Any]) -> list[str]:
+    liabilities = [li for li in document.get("liabilities") or [] if isinstance(li, Mapping)]
+    shown_at = [li.get("position") for li in liabilities]
+    problems = [f"liability {li.get('liability_id')} is shown twice"
+                for index, li in enumerate(liabilities)
+                if li.get("liability_id") in [x.get("liability_id") for x in liabilities[:index]]]
+    corrected = {li.get("liability_id") for li in liabilities
+                 if li.get("corrected_position") is not None}
+    for position, item in sorted(proven.items(), key=lambda kv: str(kv[0])):
+        envelope = item.get("envelope") or {}
+        data = envelope.get("data") or {}
+        if envelope.get("type") == "liability.assigned" and position not in shown_at:
+            problems.append(f"the proven liability {data.get('liability_id')} (position "
+                            f"{position}) is not shown")
+        if envelope.get("type") == "liability.corrected" and data.get(
+                "liability_id") not in corrected and any(
+                li.get("liability_id") == data.get("liability_id") for li in liabilities):
+            problems.append(f"liability {data.get('liability_id')} is shown in force, but "
+                            f"its proven correction (position {position}) says otherwise")
+    return problems
+
+
+def _at(payload: Any, path: str) -> Any:
+    value = payload
+    for part in str(path).split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
