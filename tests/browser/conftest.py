@@ -7,13 +7,14 @@ read models), `ledger token create`, then `ledger serve`. Chromium is Debian's
 (`deploy/local/browser.sh` installs it), driven by Playwright through `executable_path`:
 no browser is ever downloaded.
 
-Screenshots go to `test-artifacts/console/` (git-ignored) for a person to look at.
+Screenshots go to `tests/browser/artifacts/` (git-ignored) for a person to look at.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "worked-examples.jsonl"
-ARTIFACTS = REPO / "test-artifacts" / "console"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CHROMIUM = Path(os.environ.get("LEDGER_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -220,11 +221,16 @@ def signed_in(page: Page, console_server: ConsoleServer) -> Page:
     return page
 
 
+#: Where each role lands after signing in: auditor on cases, HR on evidence, manager on
+#: their queue.
+LANDING = re.compile(r".*/console/#/(case|evidence|queue)$")
+
+
 def sign_in(page: Page, server: ConsoleServer, token: str | None = None) -> None:
     page.goto(server.console_url)
     page.get_by_label("API token").fill(token or server.token)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/console/#/case")
+    page.wait_for_url(LANDING)
 
 
 def screenshot(page: Page, artifacts: Path, name: str) -> Path:

@@ -1,7 +1,10 @@
 // Every label of the console, in English and Chinese. Data (names, ids, reasons written by
 // the ledger) is shown as recorded; only the console's own words are translated here.
+// Chinese unless the browser asks for English first (or the user chose a language).
 
-export const LABELS = {
+import { WORK_LABELS } from "./labels-work.js";
+
+const BASE_LABELS = {
   en: {
     "app.title": "Accountability ledger",
     "app.subtitle": "Auditor & HR console",
@@ -302,13 +305,19 @@ export const LABELS = {
   },
 };
 
+export const LABELS = {
+  en: { ...BASE_LABELS.en, ...WORK_LABELS.en },
+  zh: { ...BASE_LABELS.zh, ...WORK_LABELS.zh },
+};
+
 const STORAGE_KEY = "ledger.console.lang";
 let current = initialLanguage();
 
 function initialLanguage() {
   const saved = localStorage.getItem(STORAGE_KEY);
   if (saved === "en" || saved === "zh") return saved;
-  return (navigator.language || "en").toLowerCase().startsWith("zh") ? "zh" : "en";
+  const asked = (navigator.languages && navigator.languages[0]) || navigator.language || "";
+  return asked.toLowerCase().startsWith("en") ? "en" : "zh";
 }
 
 export function language() {
@@ -325,6 +334,11 @@ export function setLanguage(lang) {
 export function t(key, values = {}) {
   const text = LABELS[current][key] ?? LABELS.en[key] ?? key;
   return text.replace(/\{(\w+)\}/g, (_, name) => (name in values ? String(values[name]) : `{${name}}`));
+}
+
+/** The language as the API's `lang` parameter takes it. */
+export function apiLanguage() {
+  return current === "zh" ? "zh" : "en";
 }
 
 /** A label for a value of a known vocabulary (`basis`, `flag`, ...); the raw value otherwise. */

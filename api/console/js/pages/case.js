@@ -1,12 +1,18 @@
 // Case: the responsibility chain (GET /v1/cases/{id}/chain) as a vertical timeline, the
-// responsibility source named at the top and highlighted in the timeline, and the case's
-// liabilities, corrected ones struck through with the reason of the correction.
+// responsibility source named at the top and highlighted, the review deadlines and
+// escalation path, the steps with their lead and cooperating parties, the case's
+// liabilities (corrected ones struck through) and the one-click trace report.
 
 import { getJson } from "../api.js";
 import { h, timeElement } from "../dom.js";
+import { traceReportButtons } from "../downloads.js";
 import { t, term } from "../i18n.js";
+import { liabilityTable } from "../liabilities.js";
 import { person } from "../people.js";
-import { badge, emptyRow, errorNotice, flagBadge, labelled, loading, navigate, onTimeBadge } from "./common.js";
+import { badge, errorNotice, fact, flagBadge, labelled, loading, navigate, onTimeBadge } from "./common.js";
+import { deadlinesSection, stepsSection, stepTitle } from "./case-sections.js";
+
+export { liabilityTable };
 
 export function render(main, { path }) {
   const caseId = decodeURIComponent(path[1] || "");
@@ -29,26 +35,60 @@ export function render(main, { path }) {
   }
   result.replaceChildren(loading());
   getJson(`/v1/cases/${encodeURIComponent(caseId)}/chain`).then(
-    (chain) => result.replaceChildren(...caseView(chain)),
+    async (chain) => {
+      const violations = await caseViolations(caseId, chain);
+      result.replaceChildren(...caseView(chain, violations));
+    },
     (error) => result.replaceChildren(error.status === 404
       ? h("p", { class: "notice", role: "status" }, t("case.notfound", { id: caseId }))
       : errorNotice(error)),
   );
 }
 
-function caseView(chain) {
+/** The case's violations with their review deadlines (the violations route has no case
+ * filter, so each violator's are read and this case's kept); none when not readable. */
+async function caseViolations(caseId, chain) {
+  const violators = new Set(chain.liabilities.filter((l) => l.violation_id && l.kind === "direct")
+    .map((l) => l.employee_id));
+  if (chain.responsibility_source?.reason === "violation" && chain.responsibility_source.employee_id) {
+    violators.add(chain.responsibility_source.employee_id);
+  }
+  const found = [];
+  for (const employeeId of violators) {
+    try {
+      const page = await getJson("/v1/violations", { employee_id: employeeId, limit: 1000 });
+      found.push(...page.items.filter((v) => v.case_id === caseId));
+    } catch {
+      return found; // a role that may not read violations sees the chain without them
+    }
+  }
+  return found;
+}
+
+function caseView(chain, violations) {
   const source = chain.responsibility_source;
   return [
     sourceSummary(source),
+    reportPanel(chain.case_id),
     h("div", { class: "case-columns" },
       h("section", { class: "card chain", "aria-labelledby": "chain-title" },
         h("h2", { id: "chain-title" }, t("case.chain")),
         h("p", { class: "muted" }, t("case.chain.count", { n: chain.links.length })),
         timeline(chain.links, source)),
-      h("section", { class: "card liabilities", "aria-labelledby": "case-liabilities-title" },
-        h("h2", { id: "case-liabilities-title" }, t("case.liabilities")),
-        liabilityTable(chain.liabilities, { showCase: false }))),
+      h("div", { class: "case-side" },
+        h("section", { class: "card liabilities", "aria-labelledby": "case-liabilities-title" },
+          h("h2", { id: "case-liabilities-title" }, t("case.liabilities")),
+          liabilityTable(chain.liabilities, { showCase: false })),
+        deadlinesSection(violations, chain.escalations ?? []),
+        stepsSection(chain))),
   ];
+}
+
+function reportPanel(caseId) {
+  const { buttons, message } = traceReportButtons(caseId, { messageClass: "export-message" });
+  return h("section", { class: "card export-panel report-panel", "aria-labelledby": "report-title" },
+    h("h2", { id: "report-title" }, t("case.report")),
+    h("p", { class: "muted" }, t("case.report.hint")), buttons, message);
 }
 
 function sourceSummary(source) {
@@ -67,10 +107,6 @@ function sourceSummary(source) {
     fact(t("field.reason"), flagBadge(source.reason))));
 }
 
-function fact(label, value) {
-  return h("div", { class: "fact" }, h("dt", {}, label), h("dd", {}, value));
-}
-
 function timeline(links, source) {
   return h("ol", { class: "timeline" }, links.map((link) => {
     const isSource = source !== null && link.event_id === source.event_id;
@@ -84,51 +120,15 @@ function timeline(links, source) {
     h("div", { class: "link-body" },
       h("div", { class: "link-head" },
         h("span", { class: "link-type" }, term("type", link.type)),
-        link.step ? h("span", { class: "link-step" }, `${t("field.step")}: `, h("strong", {}, link.step)) : null,
+        link.step ? h("span", { class: "link-step" }, `${t("field.step")}: `, stepTitle(link)) : null,
         isSource ? badge(t("case.source.badge"), "source") : null),
       h("dl", { class: "link-facts" },
         fact(t("field.actor"), person(link.actor_id)),
         fact(t("field.unit"), link.unit_id ?? t("none")),
         link.expected_lead ? fact(t("field.expected_lead"), person(link.expected_lead)) : null,
-        link.due ? fact(t("field.due"), timeElement(link.due)) : null),
+        link.due ? fact(t("field.due"), timeElement(link.due)) : null,
+        link.output_standard ? fact(t("case.step.standard"), link.output_standard) : null),
       h("div", { class: "badges" }, onTimeBadge(link.on_time), link.flags.map(flagBadge)),
       h("div", { class: "link-id id" }, link.event_ref ?? link.event_id)));
   }));
-}
-
-/** Liabilities as a table; corrected ones struck through, with why. */
-export function liabilityTable(liabilities, { showCase, showEmployee = true }) {
-  const columns = 5 + (showCase ? 1 : 0) + (showEmployee ? 1 : 0);
-  return h("table", { class: "data liabilities-table" },
-    h("thead", {}, h("tr", {},
-      showEmployee ? h("th", { scope: "col" }, t("field.employee")) : null,
-      h("th", { scope: "col" }, t("field.kind")),
-      h("th", { scope: "col" }, t("field.basis")),
-      showCase ? h("th", { scope: "col" }, t("field.case")) : null,
-      h("th", { scope: "col" }, t("field.step")),
-      h("th", { scope: "col" }, t("field.at")),
-      h("th", { scope: "col" }, t("field.status")))),
-    h("tbody", {}, liabilities.length === 0
-      ? emptyRow(columns, t(showCase ? "evidence.liabilities.none" : "case.liabilities.none"))
-      : liabilities.map((l) => liabilityRow(l, showCase, showEmployee))));
-}
-
-function liabilityRow(liability, showCase, showEmployee) {
-  const corrected = Boolean(liability.corrected) || liability.status === "corrected";
-  const strike = (content) => (corrected ? h("s", {}, content) : content);
-  return h("tr", {
-    class: corrected ? "corrected" : null, "data-liability": liability.liability_id,
-    "data-basis": liability.basis, "data-employee": liability.employee_id,
-  },
-  showEmployee ? h("td", {}, strike(person(liability.employee_id))) : null,
-  h("td", {}, strike(term("kind", liability.kind))),
-  h("td", {}, strike(term("basis", liability.basis))),
-  showCase ? h("td", {}, h("a", { href: `#/case/${encodeURIComponent(liability.case_id)}` }, liability.case_id)) : null,
-  h("td", {}, liability.step ?? t("none")),
-  h("td", {}, timeElement(liability.at)),
-  h("td", {}, corrected
-    ? [badge(t("status.corrected"), "warn"),
-      h("div", { class: "correction" }, t("status.corrected.reason", { reason: liability.corrected_reason ?? t("none") })),
-      liability.replaced_by ? h("div", { class: "id" }, t("status.replaced_by", { id: liability.replaced_by })) : null]
-    : badge(t("status.in_force"), "bad")));
 }

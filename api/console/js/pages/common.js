@@ -66,6 +66,11 @@ export function defaultPeriod() {
   return { from: `${today.getFullYear()}-01-01`, to: isoDate(today) };
 }
 
+/** A term and its value in a <dl class="facts">. */
+export function fact(label, value) {
+  return h("div", { class: "fact" }, h("dt", {}, label), h("dd", {}, value));
+}
+
 export function emptyRow(columns, text) {
   return h("tr", {}, h("td", { colspan: columns, class: "empty" }, text));
 }

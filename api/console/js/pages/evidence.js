@@ -1,14 +1,13 @@
 // Employee evidence: an employee and a period; their liabilities and positive records from
 // GET /v1/employees/{id}/evidence, and that route's exports (JSON, CSV, XLSX, PDF).
 
-import { download, getJson, withQuery } from "../api.js";
-import { formatBytes, h, timeElement } from "../dom.js";
-import { t, term } from "../i18n.js";
+import { getJson } from "../api.js";
+import { h, timeElement } from "../dom.js";
+import { downloadButtons, FORMATS } from "../downloads.js";
+import { apiLanguage, t, term } from "../i18n.js";
+import { liabilityTable } from "../liabilities.js";
 import { allEmployees, loadDirectory, person } from "../people.js";
-import { liabilityTable } from "./case.js";
 import { defaultPeriod, emptyRow, errorNotice, labelled, loading, navigate } from "./common.js";
-
-const FORMATS = [["json", "JSON"], ["csv", "CSV"], ["xlsx", "XLSX"], ["pdf", "PDF"]];
 
 export async function render(main, { path, query }) {
   const employeeId = decodeURIComponent(path[1] || "");
@@ -46,7 +45,7 @@ export async function render(main, { path, query }) {
   const params = { from: period.from, to: period.to };
   try {
     const evidence = await getJson(`/v1/employees/${encodeURIComponent(employeeId)}/evidence`,
-      { ...params, format: "json" });
+      { ...params, format: "json", lang: apiLanguage() });
     result.replaceChildren(...evidenceView(employeeId, params, evidence));
   } catch (error) {
     result.replaceChildren(errorNotice(error));
@@ -110,28 +109,14 @@ function positiveTable(records) {
 }
 
 function exportPanel(employeeId, params) {
-  const message = h("p", { class: "export-message", role: "status", "aria-live": "polite" });
-  const buttons = FORMATS.map(([format, label]) => {
-    const button = h("button", { type: "button", class: "export", "data-format": format },
-      t("evidence.export.button", { format: label }));
-    button.addEventListener("click", async () => {
-      button.disabled = true;
-      button.setAttribute("aria-busy", "true");
-      const path = withQuery(`/v1/employees/${encodeURIComponent(employeeId)}/evidence`, { ...params, format });
-      try {
-        const saved = await download(path, `evidence-${employeeId}-${params.from}-${params.to}.${format}`);
-        message.replaceChildren(t("evidence.export.done", { file: saved.file, size: formatBytes(saved.size) }));
-      } catch (error) {
-        message.replaceChildren(errorNotice(error));
-      } finally {
-        button.disabled = false;
-        button.removeAttribute("aria-busy");
-      }
-    });
-    return button;
+  const { buttons, message } = downloadButtons({
+    formats: FORMATS,
+    path: `/v1/employees/${encodeURIComponent(employeeId)}/evidence`,
+    params,
+    name: (format) => `evidence-${employeeId}-${params.from}-${params.to}.${format}`,
+    button: (label) => t("evidence.export.button", { format: label }),
   });
   return h("section", { class: "card export-panel", "aria-labelledby": "export-title" },
     h("h2", { id: "export-title" }, t("evidence.export")),
-    h("p", { class: "muted" }, t("evidence.export.hint")),
-    h("div", { class: "actions" }, buttons), message);
+    h("p", { class: "muted" }, t("evidence.export.hint")), buttons, message);
 }

@@ -5,6 +5,7 @@ import { getJson, session, signIn, signOut } from "../api.js";
 import { h } from "../dom.js";
 import { t } from "../i18n.js";
 import { forgetDirectory, loadDirectory } from "../people.js";
+import { landingOf } from "../roles.js";
 import { errorNotice, labelled, navigate } from "./common.js";
 
 export function render(main, { notice } = {}) {
@@ -47,7 +48,7 @@ export function render(main, { notice } = {}) {
       }
       // 403: the token is good, its role just may not read names (ids are shown instead).
     }
-    navigate("#/case");
+    navigate(`#/${landingOf(session()?.role)}`);
   });
 
   main.replaceChildren(form);

@@ -6,6 +6,7 @@
 import { getJson } from "../api.js";
 import { columnChart, rankingChart } from "../charts.js";
 import { h } from "../dom.js";
+import { downloadButtons } from "../downloads.js";
 import { t } from "../i18n.js";
 import { defaultPeriod, emptyRow, errorNotice, labelled, labelledSelect, loading, navigate } from "./common.js";
 
@@ -34,13 +35,26 @@ export async function render(main, { query }) {
   try {
     const report = await getJson("/v1/reports/units", period);
     const ranking = rankingSection(report.units);
-    result.replaceChildren(ranking, h("section", { class: "card trend", "aria-labelledby": "trend-title" },
+    const exports = exportPanel(period);
+    result.replaceChildren(exports, ranking, h("section", { class: "card trend", "aria-labelledby": "trend-title" },
       h("h2", { id: "trend-title" }, t("units.trend")), loading()));
     const trend = await trendSection(period, bucket);
-    result.replaceChildren(ranking, trend);
+    result.replaceChildren(exports, ranking, trend);
   } catch (error) {
     result.replaceChildren(errorNotice(error));
   }
+}
+
+function exportPanel(period) {
+  const { buttons, message } = downloadButtons({
+    formats: [["pdf", "PDF"], ["xlsx", "XLSX"], ["csv", "CSV"]],
+    path: "/v1/reports/units",
+    params: period,
+    name: (format) => `unit-report-${period.from}-${period.to}.${format}`,
+    button: (label) => t("evidence.export.button", { format: label }),
+  });
+  return h("section", { class: "card export-panel", "aria-labelledby": "units-export-title" },
+    h("h2", { id: "units-export-title" }, t("units.export")), buttons, message);
 }
 
 function percent(rate) {
