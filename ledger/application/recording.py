@@ -20,6 +20,8 @@ from ledger.adapters.clock import Clock
 from ledger.adapters.store import AppendConflict, EventStore, Staged
 from ledger.adapters.validation import EventValidator, Problem
 from ledger.application.admission import Admission
+from ledger.application.appeal_screen import FindMentions, self_decisions
+from ledger.domain.catalog import APPEAL_DECIDED
 from ledger.domain.envelope import Envelope, IdempotencyKey
 from ledger.domain.events import ENTRY_KIND_DERIVED, ENTRY_KIND_INBOUND, ReceiptIssued
 from ledger.domain.recording import AppendPlan, Links, Outcome, Reason, Status, plan_appends
@@ -131,11 +133,28 @@ class Ledger:
         dead_letter: DeadLetterFactory | None = None,
     ) -> list[Outcome]:
         """Append a prepared batch: `record`'s second half (see `record`)."""
+        prepared = self._screen_appeals(prepared)
         outcomes = {outcome.index: outcome for outcome in prepared.rejected}
         appended = self._append(prepared.by_tenant, prepared.rejected, tracking, dead_letter)
         for outcome in appended:
             outcomes[outcome.index] = outcome
         return [outcomes[i] for i in range(prepared.size)]
+
+    def _screen_appeals(self, prepared: Prepared) -> Prepared:
+        """Refuse self-decided appeals (ledger.application.appeal_screen)."""
+        rejected, by_tenant = list(prepared.rejected), {}
+        for tenant, batch in prepared.by_tenant.items():
+            if not any(e.type == APPEAL_DECIDED for _, e in batch):
+                by_tenant[tenant] = batch
+                continue
+            mentions: FindMentions = getattr(
+                self.store, "entries_mentioning", lambda _t, _s: [])
+            refused = self_decisions(
+                tenant, batch, lambda t, s: self.store.find_entries(t, stream=s), mentions)
+            rejected += [_rejected(i, dict(e.received), [refused[i]])
+                         for i, e in batch if i in refused]
+            by_tenant[tenant] = [(i, e) for i, e in batch if i not in refused]
+        return Prepared(prepared.size, rejected, by_tenant)
 
     def record_derived(
         self, envelopes: Sequence[dict[str, Any]], tracking: Tracking | None
