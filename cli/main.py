@@ -118,10 +118,11 @@ def demo(
     serve_after: Annotated[bool, typer.Option("--serve/--no-serve")] = True,
     port: Annotated[int, typer.Option()] = 8000,
 ) -> None:
-    """Load the worked examples E1-E4 into the store, show them, then serve the API."""
+    """Load the worked examples (E1-E4 and section 8) into the store, show them, sign a
+    checkpoint (with a demo key unless one is configured), then serve the API."""
     from cli.demo import run_demo
 
-    run_demo(console, load_settings())
+    run_demo(console, load_settings(), base=f"http://127.0.0.1:{port}")
     if serve_after:
         serve(host="127.0.0.1", port=port)
 
