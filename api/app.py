@@ -16,10 +16,12 @@ from api import examples
 from api import queries as read_api
 from api.console import mount_console
 from api.evidence import router as evidence_router
+from api.freshness import DEFAULT_WAIT_S, read_your_writes
 from api.ingest import router as ingest_router
 from api.limits import ApiLimits, BodyLimit
 from api.problems import DEFAULT_RETRY_AFTER_S, as_problem_media_type, install, problems
 from api.proofs import router as proofs_router
+from api.quarantine import router as quarantine_router
 from api.read_side import ReadSide, lifespan
 from api.responses import OrjsonResponse
 from api.tokens import router as tokens_router
@@ -71,7 +73,7 @@ def _ops_routes(app: FastAPI) -> None:
 def create_app(
     ledger: Ledger, *, read_side: ReadSide | None = None, run_projections: bool = False,
     transparency: Transparency | None = None, limits: ApiLimits | None = None,
-    retry_after_s: int = DEFAULT_RETRY_AFTER_S,
+    retry_after_s: int = DEFAULT_RETRY_AFTER_S, min_position_wait_s: float = DEFAULT_WAIT_S,
 ) -> FastAPI:
     """`run_projections`: keep the read models current in a background thread (a live
     server); without it they are built on first query and tests catch them up directly.
@@ -84,10 +86,12 @@ def create_app(
         default_response_class=OrjsonResponse,
         description=DESCRIPTION,
         lifespan=lifespan,
+        dependencies=[Depends(read_your_writes)],
     )
     app.state.ledger = ledger
     app.state.read_side = read_side or ReadSide(ledger, run_projections=run_projections)
     app.state.limits = limits
+    app.state.min_position_wait_s = min_position_wait_s
     app.state.tokens = TokenService(ledger.store, ledger.clock,
                                     cache_size=limits.token_cache_size)
     app.add_middleware(BodyLimit, limit=limits.max_body_bytes)
@@ -101,6 +105,7 @@ def create_app(
     app.include_router(transparency_router)
     app.include_router(proofs_router)
     app.include_router(tokens_router)
+    app.include_router(quarantine_router)
     mount_console(app)
     _install_openapi(app)
     return app

@@ -107,19 +107,23 @@ def record_own(ledger: Ledger, items: Sequence[object], principal: Principal) ->
     return [outcomes[i] for i in range(len(items))]
 
 
-def _answer(outcomes: list[Outcome]) -> Response:
+def _answer(outcomes: list[Outcome], ledger_position: int) -> Response:
+    """`ledger_position`: the tenant's position after the append, which a GET passes back
+    as `min_position` to read what follows from it (api/freshness.py)."""
     counts = summarize(outcomes)
     results = [o.as_dict() for o in outcomes]
     not_own = sum(any(r.rule in _FORBIDDEN for r in o.reasons) for o in outcomes)
     if not_own:
         return problem(403, detail=f"{not_own} of {len(outcomes)} events name another "
                        "tenant than the token's or are outside its scope (sources, event "
-                       "types); they were not recorded", results=results, counts=counts)
+                       "types); they were not recorded", results=results, counts=counts,
+                       ledger_position=ledger_position)
     if counts["rejected"]:
         return problem(422, detail=f"{counts['rejected']} of {len(outcomes)} events were "
                        "rejected; the others were recorded as their results say",
-                       results=results, counts=counts)
-    return Response(orjson.dumps({"results": results, "counts": counts}),
+                       results=results, counts=counts, ledger_position=ledger_position)
+    return Response(orjson.dumps({"results": results, "counts": counts,
+                                  "ledger_position": ledger_position}),
                     media_type="application/json")
 
 
@@ -197,7 +201,8 @@ async def post_events(
                            type=TOO_MANY_EVENTS, limit=limits.max_events_per_request)
     ledger: Ledger = request.app.state.ledger
     outcomes = await run_in_threadpool(record_own, ledger, items, principal)
-    return _answer(outcomes)
+    head = await run_in_threadpool(ledger.store.head, principal.tenant)
+    return _answer(outcomes, head.position)
 
 
 def _check_media_type(request: Request) -> None:

@@ -77,23 +77,30 @@ def serve(
     settings = load_settings()
     configure_logging(settings)
     ledger, sealer = build_sealed_ledger(settings)
-    engine = build_engine(ledger, settings, live=True)
-    follower = FollowerThread("responsibility-engine", engine.run_once, settings.sweep_interval_s)
-    follower.start()
+    # With workers deployed (kafka mode) this process only reads and ingests; embedded,
+    # it runs the same worker in-process so a single `ledger serve` needs nothing else.
+    embedded = _work.work_mode(settings) == "embedded"
+    follower = None
+    if embedded:
+        engine = build_engine(ledger, settings, live=True)
+        follower = FollowerThread("responsibility-engine", engine.run_once,
+                                  settings.sweep_interval_s).start()
     timer = checkpoint_timer(sealer, settings)
     if timer is not None:
         timer.start()
     try:
         app_ = create_app(ledger, read_side=ReadSide(ledger, settings=settings,
-                                                     run_projections=True),
+                                                     run_projections=embedded),
                           limits=ApiLimits.from_settings(settings),
                           retry_after_s=settings.retry_after_s,
+                          min_position_wait_s=settings.min_position_wait_s,
                           transparency=build_transparency(ledger, settings))
         # log_config=None: uvicorn's loggers keep the process's one handler (JSON lines).
         uvicorn.run(app_, host=host, port=port, log_config=None,
                     log_level=settings.log_level.lower())
     finally:
-        follower.stop()
+        if follower is not None:
+            follower.stop()
         if timer is not None:
             timer.stop()
         ledger.store.close()
@@ -131,9 +138,11 @@ def demo(
 from cli import exports as _exports  # noqa: E402
 from cli import kafka as _kafka  # noqa: E402
 from cli import projections as _projections  # noqa: E402
+from cli import quarantine as _quarantine  # noqa: E402
 from cli import tamper as _tamper  # noqa: E402
 from cli import tokens as _tokens  # noqa: E402
 from cli import witness as _witness  # noqa: E402
+from cli import work as _work  # noqa: E402
 
 app.command("verify")(_tamper.verify)
 app.command("verify-evidence")(_tamper.verify_evidence)
@@ -147,3 +156,5 @@ app.add_typer(_tokens.token_app, name="token")
 app.add_typer(_projections.projections_app, name="projections")
 app.add_typer(_exports.export_app, name="export")
 app.add_typer(_witness.witness_app, name="witness")
+app.command("work")(_work.work)
+app.add_typer(_quarantine.quarantine_app, name="quarantine")

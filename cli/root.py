@@ -85,7 +85,9 @@ def checkpoint_timer(sealer: Sealer | None, settings: Settings) -> FollowerThrea
 
 def build_engine(ledger: Ledger, settings: Settings, *, live: bool = False) -> ResponsibilityEngine:
     return ResponsibilityEngine(ledger, settings.allowed_lateness, ledger.clock, live=live,
-                                evaluator=rule_evaluator(settings))
+                                evaluator=rule_evaluator(settings),
+                                quarantine_after=settings.quarantine_after,
+                                cache_tenants=settings.engine_cache_tenants)
 
 
 def rule_evaluator(settings: Settings) -> SandboxedEvaluator:

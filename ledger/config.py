@@ -127,6 +127,29 @@ class Settings(BaseSettings):
         default=9464, ge=0, le=65535,
         description="Port of `ledger consume`'s /metrics (0: any free port; taken: any free).",
     )
+    # Derivation workers (`ledger work`, docs/decisions/0012-derivation-workers.md).
+    work_mode: Literal["embedded", "kafka"] = Field(
+        default="embedded", description="embedded: `ledger serve` derives in-process and "
+        "`ledger work` follows the store's log; kafka: `ledger work` processes are a consumer "
+        "group on the entries topic and `ledger serve` only reads and ingests (chosen "
+        "explicitly: a Kafka address alone does not mean workers are deployed).",
+    )
+    work_group: str = Field(default="ledger-workers", description="Consumer group of "
+                            "`ledger work` on the entries topic.")
+    entries_topic: str = Field(default="ledger.entries", description="Topic committed ledger "
+                               "entries are relayed to, keyed by tenant (wakes the workers).")
+    quarantine_after: int = Field(
+        default=3, ge=1, description="Failures of a stage on one case before the case is "
+        "quarantined for that stage (`ledger quarantine list|retry`).",
+    )
+    engine_cache_tenants: int = Field(
+        default=1000, ge=0, description="Settled tenants (nothing due) a worker keeps in "
+        "memory beyond those with work; others are rebuilt from the ledger on demand.",
+    )
+    min_position_wait_s: float = Field(
+        default=5.0, ge=0, description="Longest a GET with `min_position` waits for derivation "
+        "and the read models to reach it before answering 503 with Retry-After.",
+    )
     # Logs of every process (cli/root.py configures them) and the HTTP API's errors.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         default="INFO", description="Least severe log records written (DEBUG ... CRITICAL)."

@@ -1,0 +1,168 @@
+"""`ledger work`: derivation and projection workers.
+
+Embedded (SQLite, no Kafka): one worker follows the store's notification log for every
+tenant. Kafka: workers are members of a consumer group on the entries topic, to which
+committed entries are relayed keyed by tenant; Kafka assigns the partitions (so the
+tenants) to members, and a worker derives the tenants it is woken for from their own
+recorded positions. The member holding partition 0 also runs the relay and the
+projections (global read models with their own positions): Kafka's assignment, not a
+home-made election, decides who, and a rebalance overlap is refused by the positions.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from typing import Annotated, Any
+
+import typer
+from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+
+from cli.root import build_engine, build_ledger, configure_logging, load_settings
+from consumers.entries_relay import EntriesRelay, wake_up
+from ledger.application.derivation import ResponsibilityEngine, derived_position
+from ledger.config import Settings
+from projections.runner import Projections
+
+log = logging.getLogger("cli.work")
+IDLE_S = 0.2
+
+
+def work_mode(settings: Settings) -> str:
+    return settings.work_mode
+
+
+class WorkMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.lag = Gauge("ledger_work_verdict_lag", "Entries of a tenant not yet derived.",
+                         ["tenant"], registry=self.registry)
+        self.quarantined = Counter("ledger_work_quarantined", "Cases quarantined by this "
+                                   "worker.", registry=self.registry)
+        self.derived = Counter("ledger_work_entries_read", "Tenant entries derived.",
+                               registry=self.registry)
+
+    def serve(self, port: int) -> None:
+        if port > 0:
+            start_http_server(port, registry=self.registry)
+
+    def observe(self, engine: ResponsibilityEngine, tenants: set[str], read: int,
+                quarantined_before: int) -> None:
+        self.derived.inc(read)
+        self.quarantined.inc(engine.quarantined - quarantined_before)
+        for tenant in tenants:
+            head = engine.store.head(tenant).position
+            self.lag.labels(tenant).set(max(0, head - derived_position(engine.store, tenant)))
+
+
+class Worker:
+    """One round at a time: derive the tenants with work, then project."""
+
+    def __init__(self, engine: ResponsibilityEngine, projections: Projections | None,
+                 metrics: WorkMetrics) -> None:
+        self.engine = engine
+        self.projections = projections
+        self.metrics = metrics
+
+    def round(self, tenants: set[str] | None = None) -> int:
+        """Derive `tenants` (None: discover them from the store's log) until they are
+        caught up, then bring the projections up; returns entries read."""
+        before = self.engine.quarantined
+        if tenants is None:
+            read = self.engine.run_once()
+        else:
+            self.engine.mark_dirty(tenants)
+            read = 0
+            for _ in range(1000):
+                got = self.engine.run_dirty()
+                read += got
+                if got == 0:
+                    break
+        if self.projections is not None:
+            read += sum(self.projections.catch_up().values())
+        self.metrics.observe(self.engine, tenants or set(), read, before)
+        return read
+
+
+def run_embedded(worker: Worker, stop: threading.Event, until_idle: bool) -> None:
+    while not stop.is_set():
+        read = worker.round()
+        if read == 0 and worker.engine.idle:
+            if until_idle:
+                return
+            stop.wait(IDLE_S)
+
+
+def run_kafka(settings: Settings, worker: Worker, projections: Projections,
+              stop: threading.Event, until_idle: bool) -> None:
+    from kafka import KafkaConsumer, TopicPartition
+
+    from consumers.publisher import make_producer
+    from consumers.topics import ensure_topics
+
+    ensure_topics(settings.kafka_bootstrap, {settings.entries_topic: settings.kafka_partitions},
+                  settings.kafka_replication_factor)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, group_id=settings.work_group,
+        client_id=f"ledger-work-{os.getpid()}", enable_auto_commit=False,
+        auto_offset_reset="earliest", max_poll_records=settings.consume_batch_size,
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+        heartbeat_interval_ms=max(1000, settings.kafka_session_timeout_ms // 3),
+    )
+    consumer.subscribe([settings.entries_topic])
+    relay = EntriesRelay(worker.engine.store, make_producer(settings.kafka_bootstrap,
+                                                            "ledger-work-relay"),
+                         settings.entries_topic)
+    first = TopicPartition(settings.entries_topic, 0)
+    quiet_since = time.monotonic()
+    try:
+        while not stop.is_set():
+            polled: dict[Any, list[Any]] = consumer.poll(timeout_ms=200)
+            leader = first in consumer.assignment()
+            relayed = relay.step() if leader else 0
+            tenants = {said[0] for records in polled.values() for r in records
+                       if (said := wake_up(r.value)) is not None}
+            worker.projections = projections if leader else None
+            read = worker.round(tenants) if tenants or leader else 0
+            if polled:
+                consumer.commit()  # after the work: a crash redelivers, harmlessly
+            if polled or relayed or read:
+                quiet_since = time.monotonic()
+            elif until_idle and time.monotonic() - quiet_since > 3.0:
+                return
+    finally:
+        consumer.close()
+        relay.producer.close()
+
+
+def work(
+    until_idle: Annotated[bool, typer.Option("--until-idle",
+                                             help="Exit once caught up.")] = False,
+) -> None:
+    """Derive responsibility and keep the read models current (see LEDGER_WORK_MODE)."""
+    settings = load_settings()
+    configure_logging(settings)
+    ledger = build_ledger(settings)
+    engine = build_engine(ledger, settings, live=not until_idle)
+    projections = Projections(ledger.store, store_name=settings.store_name,
+                              lateness=settings.allowed_lateness, evaluator=engine.evaluator)
+    metrics = WorkMetrics()
+    metrics.serve(settings.metrics_port)
+    worker = Worker(engine, projections, metrics)
+    stop = threading.Event()
+    mode = work_mode(settings)
+    log.info("ledger work: %s mode", mode)
+    try:
+        if mode == "kafka":
+            run_kafka(settings, worker, projections, stop, until_idle)
+        else:
+            run_embedded(worker, stop, until_idle)
+    except KeyboardInterrupt:
+        stop.set()
+    finally:
+        tenants = engine.tenants_in_memory()
+        ledger.store.close()
+    typer.echo(f"ledger work ({mode}): {tenants} tenants in memory; "
+               f"{engine.quarantined} quarantined")

@@ -1,0 +1,65 @@
+"""Reading what was just written: POST answers `ledger_position`, a GET with
+`min_position` waits for derivation and the read models (bounded), and the quarantine is
+visible at GET /v1/quarantine (both backends)."""
+
+from __future__ import annotations
+
+import threading
+
+from ledger.application.derivation import ResponsibilityEngine
+from ledger.domain.access import Role
+from tests.integration.test_quarantine import CrashingEvaluator, tenant_events
+from tests.support.api import LATENESS, Service
+
+
+def post(service: Service, events: list[dict[str, object]]) -> int:
+    headers = service.auth(Role.PUBLISHER, "acme")
+    response = service.client.post("/v1/events", json=events, headers=headers)
+    assert response.status_code == 200, response.text
+    position = response.json()["ledger_position"]
+    assert isinstance(position, int)
+    return position
+
+
+def test_a_post_answers_the_tenants_ledger_position_after_the_append(service: Service) -> None:
+    events = tenant_events("acme", poison=False)
+    assert post(service, events) == len(events)
+    assert post(service, events) == len(events)  # duplicates append nothing
+
+
+def test_a_get_with_min_position_answers_once_derivation_and_the_views_reach_it(
+    service: Service,
+) -> None:
+    position = post(service, tenant_events("acme", poison=False))
+    settle = threading.Timer(0.3, service.settle)
+    settle.start()
+    try:
+        liabilities = service.get("/v1/liabilities", min_position=position)
+    finally:
+        settle.join()
+    assert liabilities["items"], "the verdicts of what was just posted are there"
+
+
+def test_a_get_with_min_position_not_reached_in_time_is_503_with_retry_after(
+    service: Service,
+) -> None:
+    service.client.app.state.min_position_wait_s = 0.2  # type: ignore[attr-defined]
+    position = post(service, tenant_events("acme", poison=False))
+    response = service.client.get("/v1/liabilities", params={"min_position": position},
+                                  headers=service.auth())
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    assert response.json()["code"] == "not-yet-derived"
+
+
+def test_quarantined_cases_are_listed_for_admins_and_auditors(service: Service) -> None:
+    post(service, tenant_events("acme", poison=True))
+    ResponsibilityEngine(service.ledger, LATENESS, service.ledger.clock,
+                         evaluator=CrashingEvaluator()).run_until_idle()
+
+    listed = service.get("/v1/quarantine")["items"]
+    as_admin = service.get("/v1/quarantine", role=Role.ADMIN)["items"]
+
+    assert [(q["stage"], q["case_id"]) for q in listed] == [("derivation", "SO-BAD")]
+    assert as_admin == listed
+    assert service.status("/v1/quarantine", role=Role.MANAGER, unit="sales") == 403
