@@ -29,7 +29,7 @@ from consumers.dead_letters import (
     DeadLetterResolved,
     resolution_of,
 )
-from consumers.messages import InboundMessage, decode_message
+from consumers.messages import CE_PREFIX, InboundMessage, decode_message, received_text
 from ledger.adapters.store import AppendConflict
 from ledger.application.recording import Ledger
 from ledger.domain.envelope import IdempotencyKey
@@ -132,7 +132,8 @@ def replay_dead_letters(
             report.replayed += 1
             report.still_rejected += 1
             report.reasons[problem.rule] = report.reasons.get(problem.rule, 0) + 1
-        outcomes = ledger.record([envelope_of(v.letter)[0] for v in chunk])
+        outcomes = ledger.record([envelope_of(v.letter)[0] for v in chunk],
+                                 texts=[received_text(_message(v.letter)) for v in chunk])
         resolutions = []
         for view, outcome in zip(chunk, outcomes, strict=True):
             report.replayed += 1
@@ -157,10 +158,14 @@ def replay_dead_letters(
 
 def envelope_of(letter: DeadLetterRecorded) -> tuple[object, Reason | None]:
     """The letter's message read as on arrival: its envelope, or why there is none."""
-    message = InboundMessage(letter.source_topic, letter.source_partition,
-                             letter.source_offset, letter.key, letter.value,
-                             tuple(letter.original_headers))
-    return decode_message(message)
+    return decode_message(_message(letter))
+
+
+def _message(letter: DeadLetterRecorded) -> InboundMessage:
+    """The message a letter keeps, as it was read."""
+    return InboundMessage(letter.source_topic, letter.source_partition,
+                          letter.source_offset, letter.key, letter.value,
+                          tuple(letter.original_headers))
 
 
 def _unreadable(letter: DeadLetterRecorded) -> Reason | None:
@@ -205,9 +210,14 @@ def resolve_superseded(ledger: Ledger, batch_size: int = 500) -> ResolveReport:
 
 
 def _key_of(letter: DeadLetterRecorded) -> IdempotencyKey | None:
+    """The (tenant, source, id) a letter names: in its envelope, or, when that cannot be
+    read, in its binary-mode headers."""
     envelope, _problem = envelope_of(letter)
     if not isinstance(envelope, dict):
-        return None
+        headers = dict(letter.original_headers)
+        envelope = {name[len(CE_PREFIX):]: value.decode("utf-8", errors="replace")
+                    for name, value in headers.items()
+                    if name.startswith(CE_PREFIX) and value is not None}
     tenant, source, event_id = envelope.get("tenant"), envelope.get("source"), envelope.get("id")
     if not all(isinstance(part, str) and part for part in (tenant, source, event_id)):
         return None

@@ -42,7 +42,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 import orjson
@@ -89,13 +89,40 @@ def ledger_headers(letter: DeadLetterRecorded, notification_id: int) -> list[tup
     return headers
 
 
+class NullValued(tuple):  # type: ignore[type-arg]
+    """A header whose value is null, as kafka-python's producer can send it.
+
+    Its `send()` insists on bytes values, while its record builder writes None as the
+    protocol's null (length -1). So the pair reads as `(name, b"")` where `send()` checks
+    it and unpacks as `(name, None)` where the builder writes it."""
+
+    def __new__(cls, name: str) -> NullValued:
+        return super().__new__(cls, (name, None))
+
+    def __getitem__(self, index: Any) -> Any:
+        value = super().__getitem__(index)
+        return b"" if value is None and index in (1, -1) else value
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((super().__getitem__(0), None))
+
+
+class Headers(list):  # type: ignore[type-arg]
+    """Headers that may hold `NullValued` ones: false for the one place in kafka-python's
+    producer that sums header value lengths (a statistic) when the list is true."""
+
+    def __bool__(self) -> bool:
+        return bool(len(self)) and not any(type(h) is NullValued for h in self)
+
+
 def dlq_headers(
     letter: DeadLetterRecorded, notification_id: int
 ) -> list[tuple[str, bytes | None]]:
     """The original headers (a null value stays null), then the ledger's."""
     original: list[tuple[str, bytes | None]] = [
-        (name, value) for name, value in letter.original_headers if name not in LEDGER_HEADERS]
-    return [*original, *ledger_headers(letter, notification_id)]
+        NullValued(name) if value is None else (name, value)
+        for name, value in letter.original_headers if name not in LEDGER_HEADERS]
+    return Headers([*original, *ledger_headers(letter, notification_id)])
 
 
 def reference_value(letter: DeadLetterRecorded, notification_id: int, why: str) -> bytes:
@@ -130,8 +157,8 @@ def dlq_record(
     reference = reference_value(letter, notification_id, why)
     stored: list[tuple[str, bytes | None]] = [(H_VALUE, b"stored")]
     minimal = [*ledger_headers(letter, notification_id), *stored]
-    for candidate_key, candidate_headers in ((key, [*headers, *stored]), (key, minimal),
-                                             (None, minimal)):
+    for candidate_key, candidate_headers in ((key, Headers([*headers, *stored])),
+                                             (key, minimal), (None, minimal)):
         if size_of(candidate_key, reference, candidate_headers) <= limit:
             return candidate_key, reference, candidate_headers
     return None, reference, [*stored]
