@@ -31,6 +31,7 @@ from api.limits import TOO_MANY_EVENTS, UNSUPPORTED_MEDIA_TYPE, ApiLimits
 from api.models import IngestProblem, IngestResponse, Problem
 from api.problems import AUTHENTICATED, PROBLEM_MEDIA_TYPE, ProblemError, problem, problems
 from ledger.adapters import strict_json
+from ledger.adapters.json_texts import received_texts
 from ledger.application.recording import Ledger, summarize
 from ledger.domain.access import SOURCE_FORBIDDEN, Capability, Principal
 from ledger.domain.recording import Outcome, Reason, Status
@@ -86,9 +87,12 @@ def _label(index: int, item: object) -> str:
     return _event_id(item) or f"#{index}"
 
 
-def record_own(ledger: Ledger, items: Sequence[object], principal: Principal) -> list[Outcome]:
+def record_own(
+    ledger: Ledger, items: Sequence[object], principal: Principal,
+    texts: Sequence[str | None] | None = None,
+) -> list[Outcome]:
     """Record the items the principal may publish, refuse the others; an outcome per item,
-    in order."""
+    in order. `texts`: each item's text as received, kept with its entry."""
     tenant = principal.tenant
     outcomes: dict[int, Outcome] = {}
     own: list[tuple[int, object]] = []
@@ -101,7 +105,8 @@ def record_own(ledger: Ledger, items: Sequence[object], principal: Principal) ->
             outcomes[index] = forbidden(index, item, tenant, why)
         else:
             own.append((index, item))
-    recorded = ledger.record([item for _, item in own]) if own else []
+    kept = None if texts is None else [texts[index] for index, _ in own]
+    recorded = ledger.record([item for _, item in own], texts=kept) if own else []
     for (index, _), outcome in zip(own, recorded, strict=True):
         outcomes[index] = dataclasses.replace(outcome, index=index)
     return [outcomes[i] for i in range(len(items))]
@@ -200,9 +205,17 @@ async def post_events(
                            "(LEDGER_MAX_EVENTS_PER_REQUEST): send them in several requests",
                            type=TOO_MANY_EVENTS, limit=limits.max_events_per_request)
     ledger: Ledger = request.app.state.ledger
-    outcomes = await run_in_threadpool(record_own, ledger, items, principal)
+    outcomes = await run_in_threadpool(_record_body, ledger, body, parsed, principal)
     head = await run_in_threadpool(ledger.store.head, principal.tenant)
     return _answer(outcomes, head.position)
+
+
+def _record_body(
+    ledger: Ledger, body: bytes, parsed: object, principal: Principal
+) -> list[Outcome]:
+    """`record_own` of a body read as `parsed`, each event kept with its text as sent."""
+    items = parsed if isinstance(parsed, list) else [parsed]
+    return record_own(ledger, items, principal, received_texts(body, parsed))
 
 
 def _check_media_type(request: Request) -> None:

@@ -25,7 +25,13 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Tracking
 
 from consumers.dead_letters import dead_letter_of
-from consumers.messages import InboundMessage, decode_message, identifiers, parse_value
+from consumers.messages import (
+    InboundMessage,
+    decode_message,
+    identifiers,
+    parse_value,
+    received_text,
+)
 from ledger.adapters.clock import Clock
 from ledger.application.recording import Ledger, Prepared
 from ledger.domain.recording import Outcome, Reason, Status
@@ -119,6 +125,7 @@ class BatchRecorder:
         if any(m.partition != first.partition or m.topic != first.topic for m in messages):
             raise ValueError("a batch holds messages of one topic partition only")
         items: list[object] = []
+        texts: list[str | None] = []
         not_json: dict[int, Reason] = {}
         for index, message in enumerate(messages):
             # Headers (binary mode) and undecodable records are rare: one branch for both.
@@ -129,9 +136,11 @@ class BatchRecorder:
             if problem is not None:
                 not_json[index] = problem
                 items.append(_NOT_JSON)
+                texts.append(None)
             else:
                 items.append(value)
-        return PreparedBatch(messages, not_json, self.ledger.prepare(items))
+                texts.append(received_text(message))
+        return PreparedBatch(messages, not_json, self.ledger.prepare(items, texts))
 
     def apply(self, batch: PreparedBatch) -> BatchResult:
         """Append a prepared batch with its position and dead letters (see `record`)."""

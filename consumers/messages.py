@@ -157,6 +157,15 @@ def parse_value(value: bytes | None) -> tuple[object, Reason | None]:
         return None, Reason("invalid_json", "", f"the message value is not valid JSON: {exc}")
 
 
+def received_text(message: InboundMessage) -> str | None:
+    """The envelope's text as received: a structured-mode message's value, for a message
+    whose envelope was read. A binary-mode event has no single text (its attributes are
+    headers), so none is kept for it."""
+    if message.value is None or (message.headers and _is_binary(message.headers)):
+        return None
+    return message.value.decode()  # read as JSON, so UTF-8
+
+
 def message_key(envelope: object, validator: EventValidator) -> str | None:
     """The key is the `subject` (docs/domain-rules.md, Envelope); org events without one
     use the id of the employee or unit (the type's stream-key field, schemas/types.json).

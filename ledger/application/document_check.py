@@ -31,7 +31,7 @@ from ledger.application.evidence import BundleReport, verify_bundle
 
 #: Fields of a shown object compared with the entry itself rather than its data.
 _ENTRY_FIELDS = ("digest", "entry_hash", "prev_hash", "recorded_at", "kind", "stream",
-                 "envelope")
+                 "envelope", "received")
 _ENVELOPE_FIELDS = {"type": "type", "source": "source", "time": "time", "event_id": "id"}
 _MISSING = object()
 

@@ -12,12 +12,15 @@ embed one for their events (`bundle_for`); `ledger verify-evidence` checks one o
      "checkpoint": {"format": "ledger-checkpoint/v1", "tenant", "tree_size", "root_hash",
                     "timestamp", "key_id", "sequence", "signature"},
      "entries": [{"position", "recorded_at", "kind", "stream", "envelope", "digest",
-                  "prev_hash", "entry_hash", "leaf_hash", "inclusion_proof": [hex, ...]}]}
+                  "prev_hash", "entry_hash", "leaf_hash", "inclusion_proof": [hex, ...],
+                  "received" (when kept: the event's text as it arrived)}]}
 
 Checking an entry: digest = SHA-256(RFC 8785(envelope)); entry_hash from prev_hash,
 position and digest (chain.py); the leaf from the entry (checkpoint.py); the inclusion
 proof (RFC 9162, leaf index = position - 1, tree size = the checkpoint's) must lead to the
 checkpoint's root; the checkpoint's Ed25519 signature must verify with the key it names.
+`received`, when shown, must read as the envelope (the same canonical JSON): the hash
+covers the envelope's value, and the text is that value as the producer wrote it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ledger.adapters import strict_json
 from ledger.adapters.notes import raw_public, verify_note
 from ledger.adapters.signing import KeyRing, verify_signature
 from ledger.adapters.store import EventStore
@@ -73,6 +77,8 @@ ALGORITHMS = {
     "tree": "RFC 9162 Merkle tree, SHA-256; leaf index = position - 1",
     "checkpoint": "Ed25519 over the RFC 8785 canonical JSON of the checkpoint without "
     "'sequence' and 'signature'",
+    "received": "when an entry has it: the event's JSON text as received; its RFC 8785 "
+    "canonical JSON is the envelope's",
 }
 
 
@@ -92,8 +98,9 @@ class StoreDamagedError(LedgerError):
 
 
 def entry_json(entry: EntryRecorded) -> dict[str, Any]:
-    """An entry as bundles and API answers show it."""
-    return {
+    """An entry as bundles and API answers show it (with the event's text as received,
+    when the ledger has it)."""
+    shown = {
         "position": entry.position,
         "recorded_at": rfc3339_utc(entry.timestamp),
         "kind": entry.kind,
@@ -103,6 +110,9 @@ def entry_json(entry: EntryRecorded) -> dict[str, Any]:
         "prev_hash": entry.prev_hash,
         "entry_hash": entry.entry_hash,
     }
+    if entry.received is not None:
+        shown["received"] = entry.received
+    return shown
 
 
 class Prover:
@@ -350,6 +360,8 @@ def _entry_problem(
     digest = content_digest(envelope)
     if digest != item["digest"]:
         return "the envelope was altered: its canonical digest is not the recorded one"
+    if "received" in item and not _received_holds(item["received"], digest):
+        return "the text as received was altered: it does not read as the envelope"
     recomputed = entry_hash(str(item["prev_hash"]), position, digest)
     if recomputed != item["entry_hash"]:
         return "the entry hash does not follow from its predecessor, position and digest"
@@ -373,6 +385,18 @@ def _entry_problem(
     if not verify_inclusion(position - 1, size, leaf, path, root):
         return "the inclusion proof does not lead to the checkpoint's root"
     return None
+
+
+def _received_holds(received: object, digest: str) -> bool:
+    """Whether the text shown as received reads (strictly, as on arrival) as the envelope
+    whose canonical digest is `digest`."""
+    if not isinstance(received, str):
+        return False
+    try:
+        value = strict_json.loads(received.encode())
+    except strict_json.InvalidJson:
+        return False
+    return type(value) is dict and content_digest(value) == digest
 
 
 def verify_consistency_json(document: Mapping[str, Any], keys: KeyRing) -> str | None:

@@ -59,7 +59,10 @@ def ingest_file(
 
         def flush() -> None:
             parsed = [(n, raw, obj) for n, raw, obj in batch if obj is not _BAD]
-            outcomes = ledger.record([obj for _, _, obj in parsed]) if parsed else []
+            # A line that parsed is UTF-8 (orjson reads nothing else): its text is kept.
+            outcomes = ledger.record([obj for _, _, obj in parsed],
+                                     texts=[raw.decode() for _, raw, _ in parsed]
+                                     ) if parsed else []
             for (number, raw, _), outcome in zip(parsed, outcomes, strict=True):
                 _count(report, outcome, number, raw, rejects)
             if progress:

@@ -89,16 +89,20 @@ class Ledger:
         items: Sequence[object],
         tracking: Tracking | None = None,
         dead_letter: DeadLetterFactory | None = None,
+        texts: Sequence[str | None] | None = None,
     ) -> list[Outcome]:
         """Validate and append a batch; one outcome per item, in item order.
 
         Valid events of every tenant are written in one transaction, together with
         `tracking` when given, so a reader's position is recorded iff its events are.
-        A rejected item never blocks or half-applies the others.
+        A rejected item never blocks or half-applies the others. `texts`, when given,
+        holds each item's text as received (None where there is none), kept with its entry.
         """
-        return self.record_prepared(self.prepare(items), tracking, dead_letter)
+        return self.record_prepared(self.prepare(items, texts), tracking, dead_letter)
 
-    def prepare(self, items: Sequence[object]) -> Prepared:
+    def prepare(
+        self, items: Sequence[object], texts: Sequence[str | None] | None = None
+    ) -> Prepared:
         """Validate and wrap a batch without touching the store: the CPU-bound half of
         `record`, which a pipelined reader (consumers/) runs on the next batch while the
         store is still writing the previous one.
@@ -122,7 +126,8 @@ class Ledger:
                 rejected.append(_rejected(index, item, problems))
                 continue
             assert isinstance(item, dict)
-            envelope = Envelope.from_validated(item, self.validator.stream_key(item))
+            envelope = Envelope.from_validated(item, self.validator.stream_key(item),
+                                               None if texts is None else texts[index])
             by_tenant[envelope.tenant].append((index, envelope))
         return Prepared(len(items), rejected, dict(by_tenant))
 

@@ -142,6 +142,8 @@ class Envelope:
     received: Mapping[str, Any]
     digest: str
     key: IdempotencyKey
+    #: `received` as its UTF-8 text, when the ingest path had one (stored beside it).
+    received_text: str | None = None
 
     @property
     def time(self) -> datetime:
@@ -155,8 +157,13 @@ class Envelope:
         return data
 
     @classmethod
-    def from_validated(cls, received: Mapping[str, Any], stream: str) -> Envelope:
-        """Wrap an envelope that already passed validation; the stream key comes from it too."""
+    def from_validated(
+        cls, received: Mapping[str, Any], stream: str, received_text: str | None = None
+    ) -> Envelope:
+        """Wrap an envelope that already passed validation; the stream key comes from it too.
+
+        `received_text` is the text `received` was read from, if known: kept, not trusted
+        (its value is `received`, which is what is hashed)."""
         tenant, source, event_id = received["tenant"], received["source"], received["id"]
         return cls(
             tenant=tenant,
@@ -168,4 +175,5 @@ class Envelope:
             received=received,
             digest=content_digest(received),
             key=IdempotencyKey(tenant, source, event_id),
+            received_text=received_text,
         )

@@ -34,6 +34,15 @@ class EntryRecorded:
     digest: str
     prev_hash: str
     entry_hash: str
+    #: The event's UTF-8 text exactly as it arrived (whitespace, key order, escapes), when
+    #: the ingest path had one; `envelope` is its value and `digest` hashes that value.
+    received: str | None = None
+
+    def __post_init__(self) -> None:
+        # Absent rather than null in the stored state, so entries without it are stored
+        # byte for byte as before the field existed (the class default reads as None).
+        if self.received is None:
+            object.__delattr__(self, "received")
 
     @property
     def position(self) -> int:

@@ -243,6 +243,7 @@ def _append(
         digest=envelope.digest,
         prev_hash=prev_hash,
         entry_hash=this_hash,
+        received=envelope.received_text,
     )
     receipt = ReceiptIssued(
         originator_id=envelope.key.receipt_id,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from eventsourcing.application import Application
 from hypothesis import given
 from hypothesis import strategies as st
@@ -65,3 +66,67 @@ def test_direct_rows_are_the_mappers_rows() -> None:
         if isinstance(event, ReceiptIssued):
             direct = receipt_row(event)
         assert direct == mapper.to_stored_event(event)
+
+
+def received(event_id: str, text: str | None) -> Envelope:
+    return Envelope.from_validated(envelope(event_id), "case:SO-1001", text)
+
+
+@given(
+    texts=st.lists(st.one_of(st.none(), st.text(max_size=12)), min_size=1, max_size=6),
+    position=st.integers(min_value=0, max_value=2**40),
+)
+def test_linked_rows_with_received_texts_are_the_mappers_rows(
+    texts: list[str | None], position: int
+) -> None:
+    batch = [(i, received(f"e{i}", text)) for i, text in enumerate(texts)]
+    plan = plan_appends("acme", batch, {})
+    links = plan.link(LedgerHead("acme", position, "ab" * 32 if position else GENESIS_HASH))
+    mapper = _mapper()
+    events = plan.events(links, NOW)
+    rows = list(linked_rows(stage(plan), links, NOW))
+    assert rows == [(s.originator_id, s.originator_version, s.topic, s.state)
+                    for s in map(mapper.to_stored_event, events)]
+    for event in events:
+        if isinstance(event, EntryRecorded):
+            assert entry_row(event) == mapper.to_stored_event(event)
+
+
+def test_an_entry_without_received_text_is_stored_exactly_as_before_the_field_existed() -> None:
+    plan = plan_appends("acme", [(0, env("a"))], {})
+    entry = plan.events(plan.link(LedgerHead("acme")), NOW)[0]
+    assert isinstance(entry, EntryRecorded)
+    state = orjson.loads(entry_row(entry).state)
+    assert list(state) == ["timestamp", "tenant", "kind", "stream", "envelope", "digest",
+                           "prev_hash", "entry_hash"]
+    assert orjson.loads(_mapper().to_stored_event(entry).state) == state
+
+
+def test_an_entry_stored_before_the_field_existed_loads_without_received_text() -> None:
+    plan = plan_appends("acme", [(0, env("a"))], {})
+    entry = plan.events(plan.link(LedgerHead("acme")), NOW)[0]
+    mapper = _mapper()
+    loaded = mapper.to_domain_event(mapper.to_stored_event(entry))
+    assert isinstance(loaded, EntryRecorded)
+    assert loaded.received is None and loaded == entry
+
+
+def test_received_text_is_stored_last_and_loads_back_unchanged() -> None:
+    text = '{ "tenant" : "acme", "note": "\\u4e2d" }'
+    plan = plan_appends("acme", [(0, received("a", text))], {})
+    entry = plan.events(plan.link(LedgerHead("acme")), NOW)[0]
+    assert isinstance(entry, EntryRecorded)
+    state = orjson.loads(entry_row(entry).state)
+    assert list(state)[-1] == "received" and state["received"] == text
+    mapper = _mapper()
+    loaded = mapper.to_domain_event(mapper.to_stored_event(entry))
+    assert isinstance(loaded, EntryRecorded) and loaded.received == text
+
+
+def test_received_text_changes_neither_the_digest_nor_the_hash_chain() -> None:
+    plain = plan_appends("acme", [(0, env("a")), (1, env("b"))], {})
+    texts = plan_appends("acme", [(0, received("a", ' {"x": 1} ')),
+                                  (1, received("b", "[]"))], {})
+    head = LedgerHead("acme", 7, "cd" * 32)
+    assert plain.link(head) == texts.link(head)
+    assert [e.digest for _, e in plain.appends] == [e.digest for _, e in texts.appends]
