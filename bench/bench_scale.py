@@ -9,9 +9,10 @@ each clone's derivation position recorded at its head, as if the engine had deri
 At each size, on the same machine, one after the other:
 - **ingest**: a fresh tenant's workload (LEDGER_BENCH_SCALE_SAMPLE events, default 10,000)
   through `Ledger.record` in batches of the API's size;
-- **derivation**: a worker process deriving it (`ledger work --until-idle`, or `ledger
-  derive` on a checkout without workers), timed from the outside less the same command's
-  time with nothing to do (start-up); its peak RSS is the **worker RSS**;
+- **derivation**: a worker process deriving and projecting it (`ledger work --until-idle`,
+  embedded mode, the views brought up to date first; `ledger derive` on a checkout without
+  workers), timed from the outside less the same command's time with nothing to do
+  (start-up); its peak RSS is the **worker RSS**;
 - the sample's rows are then deleted, so the kept store stays the size it was built at;
 - **rebuild**: `Projections.rebuild()` of every view over the whole store (skip with
   LEDGER_BENCH_SCALE_REBUILD=0: 10M entries take long on two cores);
@@ -204,6 +205,9 @@ def _measure(url: str, size: int) -> dict[str, Any]:
     ledger = _build(settings)
     tenant = f"scale-probe-{time.time_ns()}"
     try:
+        _say(f"{size:,}: views brought up to date (a worker projects as well as derives)")
+        Projections(ledger.store, store_name=settings.store_name,
+                    lateness=settings.allowed_lateness).catch_up()
         before = ledger.store.max_notification_id()
         _say(f"{size:,}: ingest of {SAMPLE:,} events of a fresh tenant")
         ingest = _ingest(ledger, tenant)
