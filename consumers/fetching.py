@@ -99,10 +99,24 @@ class TolerantPartitionRecords(Fetcher.PartitionRecords):  # type: ignore[misc]
             yield self._undecodable_batch(tp, batch, first, exc, _delivered_bytes(batch))
             return
         expected = batch.base_offset
+        topic, partition, epoch = tp.topic, tp.partition, self.leader_epoch
+        plain = key_deserializer is None and value_deserializer is None
         while True:
             try:
-                record = next(records)
-            except StopIteration:
+                # The hot path: as lean as kafka-python's own loop (one record per turn).
+                for record in records:
+                    offset = record.offset
+                    expected = offset + 1
+                    key, value, headers = record.key, record.value, record.headers
+                    if not plain:
+                        key = self._deserialize(key_deserializer, topic, headers, key)
+                        value = self._deserialize(value_deserializer, topic, headers, value)
+                    self.records_read += 1
+                    self.bytes_read += record.size_in_bytes
+                    self.next_fetch_offset = expected
+                    yield ConsumerRecord(topic, partition, epoch, offset, record.timestamp,
+                                         record.timestamp_type, key, value, headers,
+                                         record.checksum, -1, -1, -1)
                 return
             except Exception as exc:
                 salvaged = salvage_record(tp, batch, expected, exc)
@@ -115,9 +129,6 @@ class TolerantPartitionRecords(Fetcher.PartitionRecords):  # type: ignore[misc]
                 expected = salvaged.offset + 1
                 self.next_fetch_offset = expected
                 yield salvaged
-                continue
-            expected = record.offset + 1
-            yield self._consumer_record(tp, record, key_deserializer, value_deserializer)
 
     def _skipped(self, batch: Any) -> bool:
         """kafka-python's read_committed rules: aborted batches and control markers are
@@ -131,20 +142,6 @@ class TolerantPartitionRecords(Fetcher.PartitionRecords):  # type: ignore[misc]
             elif self._is_batch_aborted(batch):
                 return True
         return bool(batch.is_control_batch)
-
-    def _consumer_record(
-        self, tp: Any, record: Any, key_deserializer: Any, value_deserializer: Any
-    ) -> Any:
-        key = self._deserialize(key_deserializer, tp.topic, record.headers, record.key)
-        value = self._deserialize(value_deserializer, tp.topic, record.headers, record.value)
-        self.records_read += 1
-        self.bytes_read += record.size_in_bytes
-        self.next_fetch_offset = record.offset + 1
-        return ConsumerRecord(
-            tp.topic, tp.partition, self.leader_epoch, record.offset, record.timestamp,
-            record.timestamp_type, key, value, record.headers, record.checksum,
-            -1 if record.key is None else len(record.key),
-            -1 if record.value is None else len(record.value), -1)
 
     def _undecodable_batch(
         self, tp: Any, batch: Any, first: int, exc: BaseException, raw: bytes | None

@@ -241,3 +241,86 @@ def test_poison_messages_mixed_into_valid_ones_reach_the_dlq_exactly_once_across
     second = ConsumerProcess(scenario, tmp_path, "second").start()
     _finish(scenario, work, second)
     assert len(work.poison) == 65
+
+
+def test_a_poison_batch_of_each_kind_across_a_kill_9_reconciles_exactly(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    """Among ordinary traffic: batches compressed with every codec by Kafka's console
+    producer, a committed and an aborted transaction, binary-mode CloudEvents (then the
+    same events in structured mode), a header name that is not UTF-8, a 1 MB poison
+    message, a batch with a codec no client has and one with a failed CRC. One consumer
+    is killed -9 midway; the next ends it. published = recorded + duplicates + dead letters."""
+    from consumers.relay import H_SOURCE_OFFSET, H_SOURCE_PARTITION
+    from tests.fault.producers import (
+        RawName,
+        binary_mode,
+        console_produce,
+        damage_batch,
+        produce,
+        structured_mode,
+        transactions,
+    )
+
+    work = Workload(scenario, cases=CASES)
+    extra = case_events(scenario.tenant, CASES + 60, PER_CASE)[CASES * PER_CASE:]
+    codec_events, tx_events, binary_events = extra[:240], extra[240:480], extra[480:]
+    published = len(work.sent)
+    for i, codec in enumerate(("snappy", "lz4", "zstd", "gzip")):
+        console_produce(scenario.topic, keyed(codec_events[i * 60:(i + 1) * 60]), codec)
+    published += len(codec_events)
+    transactions(scenario.topic, keyed(tx_events[:120]), keyed(tx_events[120:]))
+    published += 120  # the aborted transaction never happened for a read_committed reader
+    produce(scenario.topic, [binary_mode(e) for e in binary_events])
+    produce(scenario.topic, [structured_mode(e) for e in binary_events])
+    published += 2 * len(binary_events)
+    poison = produce(scenario.topic, [
+        (b"SO-000001", b'{"header": "not UTF-8"}', [(RawName(b"\xc3\x28"), b"1")]),
+        (b"SO-1mb", b"z" * 1_000_000, []),
+        (b"SO-codec", b"damaged codec", []),
+        (b"SO-crc", b"damaged crc", []),
+    ], partition=1)
+    published += len(poison)
+    damage_batch(scenario.topic, 1, poison[2].offset, "codec")
+    damage_batch(scenario.topic, 1, poison[3].offset, "crc")
+    valid = work.valid + codec_events + tx_events[:120] + binary_events
+    expected_letters = {(p.partition, p.offset) for p in work.poison + poison}
+    expected_keys = {(e["source"], e["id"]) for e in valid}
+
+    first = ConsumerProcess(scenario, tmp_path, "first").start()
+    wait_until(lambda: entry_count(scenario.settings(), scenario.tenant) >= len(valid) // 3,
+               FIRST_RECORDS_S, "a third of the events recorded")
+    first.kill9()
+    second = ConsumerProcess(scenario, tmp_path, "second").start()
+    try:
+        wait_until(lambda: entry_count(scenario.settings(), scenario.tenant)
+                   == len(expected_keys), CATCH_UP_S, "every event recorded")
+        wait_until(lambda: len(dlq_records(scenario.dlq_topic, len(expected_letters),
+                                           timeout=5)) >= len(expected_letters),
+                   90, "every dead letter on the DLQ")
+    except AssertionError:
+        raise AssertionError(f"no catch-up:\n{second.log_text()[-3000:]}") from None
+    finally:
+        second.stop()
+
+    from cli.root import build_ledger
+    from consumers.dlq import list_dead_letters
+    from tests.fault.harness import header, ledger_keys
+
+    ledger = build_ledger(scenario.settings())
+    try:
+        keys = ledger_keys(ledger.store, scenario.tenant)
+        letters = list_dead_letters(ledger)
+    finally:
+        ledger.store.close()
+    assert set(keys) == expected_keys and set(keys.values()) == {1}
+    at = [(v.letter.source_partition, v.letter.source_offset) for v in letters]
+    assert sorted(at) == sorted(expected_letters), "each poison message a letter, once"
+    on_dlq = [(int(header(r, H_SOURCE_PARTITION) or b"-1"),
+               int(header(r, H_SOURCE_OFFSET) or b"-1"))
+              for r in dlq_records(scenario.dlq_topic, len(expected_letters))]
+    assert sorted(on_dlq) == sorted(expected_letters), "each letter on the DLQ, once"
+    duplicates = len(work.sent) - len(work.poison) - len(work.valid) + len(binary_events)
+    assert published == len(keys) + duplicates + len(letters)
+    print(f"reconciled: published {published} = recorded {len(keys)} + duplicates "
+          f"{duplicates} + dead letters {len(letters)}")
