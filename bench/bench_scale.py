@@ -56,7 +56,7 @@ REBUILD = os.environ.get("LEDGER_BENCH_SCALE_REBUILD", "1") != "0"
 QUERIES = int(os.environ.get("LEDGER_BENCH_SCALE_QUERIES", "2000"))
 CACHE = Path(__file__).resolve().parent.parent / "deploy" / "local" / ".data" / "bench-scale"
 BATCH = 500  # LEDGER_INGEST_BATCH_SIZE's default: what the API and consumers record at
-console = Console()
+console = Console(width=120)
 
 
 def _say(message: str) -> None:

@@ -9,7 +9,7 @@ In one run, on the same machine, database and broker:
    nothing in front of it;
 2. **the ladder**: for each worker count (LEDGER_BENCH_LAG_WORKERS, default 1,2,3) and each
    offered load, a fraction of that ceiling (LEDGER_BENCH_LAG_FRACTIONS, default
-   0.01,0.02,0.05,0.1,0.2,0.3, climbed until one fails), a fresh store and fresh topics;
+   0.002,0.005,0.01,0.02,0.05,0.1,0.2,0.3, climbed until one fails), a fresh store and fresh topics;
    the processes a user runs: `ledger serve` (LEDGER_WORK_MODE=kafka: reads and ingests),
    `ledger consume` (LEDGER_BENCH_LAG_CONSUMERS, default 1), `ledger work` x workers; the
    workload of LEDGER_BENCH_LAG_TENANTS tenants (default 12; the workers share tenants out)
@@ -23,7 +23,8 @@ In one run, on the same machine, database and broker:
 
 A step holds when every event's verdict came, p99 <= 2 s and growth <= 0.5 s. Reported: the
 highest offered load (fraction of COPY) that holds, per worker count; inbound events
-derived per second, and per core (per CPU second of the workers).
+derived per second, and per core (per CPU second of the workers; and of every ledger
+process: API, consumers, workers).
 """
 
 from __future__ import annotations
@@ -63,14 +64,14 @@ def _ints(name: str, default: str) -> list[int]:
 
 WORKERS = _ints("LEDGER_BENCH_LAG_WORKERS", "1,2,3")
 FRACTIONS = [float(v) for v in os.environ.get(
-    "LEDGER_BENCH_LAG_FRACTIONS", "0.01,0.02,0.05,0.1,0.2,0.3").split(",") if v]
+    "LEDGER_BENCH_LAG_FRACTIONS", "0.002,0.005,0.01,0.02,0.05,0.1,0.2,0.3").split(",") if v]
 SECONDS = float(os.environ.get("LEDGER_BENCH_LAG_SECONDS", "30"))
 TENANTS = int(os.environ.get("LEDGER_BENCH_LAG_TENANTS", "12"))
 CONSUMERS = int(os.environ.get("LEDGER_BENCH_LAG_CONSUMERS", "1"))
 COPY_EVENTS = int(os.environ.get("LEDGER_BENCH_LAG_COPY_EVENTS", "50000"))
 BOUND_S, GROWTH_S, TARGET = 2.0, 0.5, 0.30
 PARTITIONS = 12
-console = Console()
+console = Console(width=120)
 
 
 @dataclass
@@ -220,12 +221,15 @@ def _step(url: str, bootstrap: str, workers: int, rate: float) -> dict[str, Any]
                                               env["LEDGER_ENTRIES_TOPIC"])
         for thread in threads:
             thread.start()
+        everyone = [api, *consumers, *work]
         cpu_before = processes.cpu_seconds(p.pid for p in work)
+        all_before = processes.cpu_seconds(p.pid for p in everyone)
         achieved = _publish(bootstrap, settings.events_topic, events, rate, tracker)
         deadline = time.perf_counter() + max(60.0, SECONDS)
         while time.perf_counter() < deadline and not _caught_up(tracker, len(events)):
             time.sleep(0.2)
         cpu = processes.cpu_seconds(p.pid for p in work) - cpu_before
+        all_cpu = processes.cpu_seconds(p.pid for p in everyone) - all_before
         rss = [processes.rss_mib(p.pid) for p in work]
         alive = all(p.poll() is None for p in [api, *consumers, *work])
     finally:
@@ -233,7 +237,10 @@ def _step(url: str, bootstrap: str, workers: int, rate: float) -> dict[str, Any]
         processes.stop([*work, *consumers, api])
         _drop_store(url, settings.store_name)
     return {**_summary(events, tracker, rate, achieved, workers, cpu, rss, alive),
-            "seconds_to_join_groups": round(joined, 1)}
+            "seconds_to_join_groups": round(joined, 1),
+            "ledger_processes_cpu_seconds": round(all_cpu, 1),
+            "verdicts_per_core_s_all_ledger_processes": round(len(events) / all_cpu)
+            if all_cpu else None}
 
 
 def _caught_up(tracker: Tracker, events: int) -> bool:
