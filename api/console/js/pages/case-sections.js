@@ -3,7 +3,7 @@
 // the supervisor line, and the steps with their title, output standard, lead (牵头) and
 // cooperating parties (配合) with their contributions.
 
-import { h, timeElement } from "../dom.js";
+import { formatTime, h, timeElement } from "../dom.js";
 import { t, term } from "../i18n.js";
 import { person } from "../people.js";
 import { badge, fact, onTimeBadge } from "./common.js";
@@ -82,9 +82,10 @@ export function stepsSection(chain) {
 
 function cooperatingItem(c) {
   const who = c.owner_ids?.length ? c.owner_ids.map((id) => person(id)) : [c.party ?? c.unit_id];
-  const done = c.at ? t("case.contribution.done", { at: "" }) : t("case.contribution.missing", { due: "" });
+  const done = c.at ? t("case.contribution.done", { at: formatTime(c.at) })
+    : t("case.contribution.missing", { due: formatTime(c.due) });
   return h("li", { "data-party": c.party ?? "" }, who, c.unit_id ? ` (${c.unit_id})` : "", " · ",
-    done, timeElement(c.at ?? c.due), " ", onTimeBadge(c.on_time));
+    done, " ", onTimeBadge(c.on_time));
 }
 
 /** One row per step: from `chain.steps` when the ledger lists them, else from the links. */
