@@ -87,7 +87,8 @@ def build_engine(ledger: Ledger, settings: Settings, *, live: bool = False) -> R
     return ResponsibilityEngine(ledger, settings.allowed_lateness, ledger.clock, live=live,
                                 evaluator=rule_evaluator(settings),
                                 quarantine_after=settings.quarantine_after,
-                                cache_tenants=settings.engine_cache_tenants)
+                                cache_tenants=settings.engine_cache_tenants,
+                                reminder_lead=settings.obligation_due_soon)
 
 
 def rule_evaluator(settings: Settings) -> SandboxedEvaluator:

@@ -33,12 +33,21 @@ class Settings(BaseSettings):
         description="ISO 8601 duration: the event-time watermark trails the latest event time "
         "seen by this much before absent events are judged missing.",
     )
+    obligation_due_soon: timedelta = Field(
+        default=timedelta(hours=24), ge=timedelta(0),
+        description="ISO 8601 duration: an obligation is announced due soon (8.7) once the "
+        "event-time watermark is this close to its due time.",
+    )
     sweep_interval_s: float = Field(
         default=5.0, gt=0, description="How often the engine sweeps when the ledger is quiet."
     )
     kafka_bootstrap: str = "127.0.0.1:19092"
     events_topic: str = "ledger.events"
     dlq_topic: str = "ledger.events.dlq"
+    obligations_topic: str = Field(
+        default="ledger.obligations", description="Reminder topic: every obligation opened, "
+        "due soon, missed or escalated, relayed once from the ledger (8.7).",
+    )
     # Tamper evidence: signed Merkle checkpoints; see ledger/application/sealing.py.
     checkpoint_every: int = Field(
         default=1000, ge=1,
@@ -145,6 +154,11 @@ class Settings(BaseSettings):
     engine_cache_tenants: int = Field(
         default=1000, ge=0, description="Settled tenants (nothing due) a worker keeps in "
         "memory beyond those with work; others are rebuilt from the ledger on demand.",
+    )
+    engine_live: bool = Field(
+        default=True, description="`ledger work` also judges deadlines of quiet tenants "
+        "against the wall clock (minus LEDGER_ALLOWED_LATENESS); false: event time only, "
+        "so verdicts are a pure function of the ledger (replays and reconciliation tests).",
     )
     min_position_wait_s: float = Field(
         default=5.0, ge=0, description="Longest a GET with `min_position` waits for derivation "

@@ -38,6 +38,7 @@ from ledger.domain.events import ENTRY_KIND_DERIVED, EntryRecorded
 from ledger.domain.responsibility.assess import TenantView
 from ledger.domain.responsibility.derive import Emitted, derive
 from ledger.domain.responsibility.facts import Fact
+from ledger.domain.responsibility.obligations import DEFAULT_LEAD
 from ledger.domain.responsibility.policy_check import IN_PROCESS
 from ledger.domain.responsibility.rules import RuleEvaluator
 from ledger.domain.responsibility.tenant import TenantFacts
@@ -110,12 +111,14 @@ class ResponsibilityEngine:
         evaluator: RuleEvaluator = IN_PROCESS,
         quarantine_after: int = 3,
         cache_tenants: int = 1000,
+        reminder_lead: timedelta = DEFAULT_LEAD,
     ) -> None:
         """`live`: also judge deadlines against the wall clock (minus lateness), for quiet
         tenants in live operation. Off for replays and tests, whose time is event time.
         `evaluator`: runs policy rules (a real process passes an isolated one).
         `quarantine_after`: failures on a case before it is quarantined.
-        `cache_tenants`: settled tenants kept in memory beyond those with work."""
+        `cache_tenants`: settled tenants kept in memory beyond those with work.
+        `reminder_lead`: how long before its due time an obligation is due soon."""
         self.ledger = ledger
         self.store = ledger.store
         self.lateness = lateness
@@ -125,6 +128,7 @@ class ResponsibilityEngine:
         self.evaluator = evaluator
         self.quarantine_after = quarantine_after
         self.cache_tenants = cache_tenants
+        self.reminder_lead = reminder_lead
         self._tenants: OrderedDict[str, TenantState] = OrderedDict()
         self._failures: dict[tuple[str, str], int] = {}
         self._dirty: set[str] = set()
@@ -255,7 +259,7 @@ class ResponsibilityEngine:
 
     def _load(self, tenant: str) -> TenantState:
         """The tenant rebuilt from its ledger up to its recorded position, deriving nothing."""
-        view = TenantView(evaluator=self.evaluator)
+        view = TenantView(evaluator=self.evaluator, reminder_lead=self.reminder_lead)
         state = TenantState(TenantFacts(tenant, self.lateness, view))
         tracked = derived_position(self.store, tenant)
         while state.position < tracked:

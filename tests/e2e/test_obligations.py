@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
+from ledger.application.derivation import ResponsibilityEngine
 from ledger.application.recording import Ledger
-from tests.support.scenario import SALES_ORG, Scenario, act, policy, submit, tick
+from ledger.domain.responsibility.verdicts import obligation_key
+from tests.support.scenario import LATENESS, SALES_ORG, Scenario, act, policy, submit, tick
+from tests.support.second_round import CLIMB, LATE_PART
 
 T0 = "2026-03-02T10:00:00+08:00"
 
@@ -46,3 +51,37 @@ def test_a_review_done_before_it_is_due_soon_is_never_announced_as_due_soon(
     )
     assert notices(sales, "due_soon") == []
     assert notices(sales, "done") == [("e-zhang", "review", "2026-03-02T12:00:00+08:00")]
+
+
+def test_the_reminder_lead_time_is_the_engines_setting(ledger: Ledger) -> None:
+    scenario = Scenario(ledger)
+    scenario.engine = ResponsibilityEngine(ledger, LATENESS, ledger.clock,
+                                           reminder_lead=timedelta(hours=2))
+    scenario.send(*SALES_ORG, policy(review_within="PT48H"), submit("SO-1001", "SO-1001", T0),
+                  tick("2026-03-03T10:06:00+08:00"))
+    assert notices(scenario, "due_soon") == []  # a day before: not yet, with 2 hours' lead
+    scenario.send(tick("2026-03-04T08:06:00+08:00"))
+    assert notices(scenario, "due_soon") == [("e-zhang", "review", "2026-03-04T08:00:00+08:00")]
+
+
+def test_a_cooperating_partys_contribution_is_an_obligation_of_whoever_answers_for_it(
+    ledger: Ledger,
+) -> None:
+    scenario = Scenario(ledger).send(*LATE_PART)
+    contributions = [e["data"] for e in scenario.derived("obligation.opened")
+                     if e["data"]["obligation"] == "contribution"]
+    assert [(c["holder_id"], c["party"], c["due"]) for c in contributions] == [
+        ("e-qin", "unit:data", "2026-03-05T09:00:00+08:00")]
+    missed = [e["data"] for e in scenario.derived("deadline.missed")
+              if e["data"]["obligation"] == "contribution"]
+    assert obligation_key("contribution", "LAUNCH-2", "research", None, missed[0]["owner_id"],
+                          missed[0]["party"]) == contributions[0]["obligation_id"]
+
+
+def test_an_escalated_step_is_a_new_obligation_of_the_supervisor_it_climbed_to(
+    ledger: Ledger,
+) -> None:
+    scenario = Scenario(ledger).send(*CLIMB)
+    steps = [(e["data"]["holder_id"], e["data"]["level"]) for e in
+             scenario.derived("obligation.opened") if e["data"]["obligation"] == "step"]
+    assert steps == [("e-li", 1), ("e-zhang", 2), ("e-boss", 3)]

@@ -23,6 +23,7 @@ from ledger.domain.responsibility.verdicts import (
     ContributionMark,
     DeadlineMissed,
     Liability,
+    Obligation,
 )
 
 if TYPE_CHECKING:
@@ -136,6 +137,11 @@ def _one_party(
     result.contributions.append(
         ContributionMark(window.step.step, name, owners, unit, due, given, on_time)
     )
+    for employee in owners:  # announced like any obligation (8.7)
+        result.obligations.append(Obligation(
+            "contribution", window.case_id, employee, window.start, due, step=window.step.step,
+            unit_id=org.unit_of(employee, window.start) or unit, done=given,
+            cause=window.opened, party=name))
     if on_time is not False:
         return
     result.misses.append(

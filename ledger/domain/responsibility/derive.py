@@ -214,7 +214,7 @@ def notice_events(tenant: str, a: CaseAssessment) -> list[dict[str, Any]]:
             "due": _iso(o.due),
             "level": o.level,
         }
-        for name in ("step", "violation_id", "unit_id"):
+        for name in ("step", "violation_id", "unit_id", "party"):
             if getattr(o, name) is not None:
                 data[name] = getattr(o, name)
         if notice.notice == "done" and o.done is not None:

@@ -15,7 +15,12 @@ from typing import TYPE_CHECKING
 
 from ledger.domain.responsibility.cooperation import StepWindow
 from ledger.domain.responsibility.facts import Fact
-from ledger.domain.responsibility.verdicts import CaseAssessment, Liability, ObligationEscalated
+from ledger.domain.responsibility.verdicts import (
+    CaseAssessment,
+    Liability,
+    Obligation,
+    ObligationEscalated,
+)
 
 if TYPE_CHECKING:
     from ledger.domain.responsibility.assess import TenantView
@@ -37,7 +42,7 @@ def climb(
     duration = step.escalate_after or step.due
     evidence = (window.opened, done) if done else (window.opened,)
     holder, missed_at = lead, window.due
-    for _level in range(2, step.escalate_levels + 1):
+    for level in range(2, step.escalate_levels + 1):
         successor = org.supervisor_of(holder, missed_at)
         if successor is None or successor == holder:
             return
@@ -57,6 +62,10 @@ def climb(
                 step=step.step,
             )
         )
+        result.obligations.append(Obligation(
+            "step", window.case_id, successor, missed_at, due, step=step.step,
+            unit_id=org.unit_of(successor, missed_at), done=done, level=level,
+            cause=window.opened))
         if done is not None and done.time <= due:
             return
         if done is None and (watermark is None or due > watermark):

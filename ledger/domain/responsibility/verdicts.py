@@ -219,20 +219,26 @@ class Obligation:
     done: Fact | None = None
     level: int = 1
     cause: Fact | None = None
+    #: A cooperating party (`unit:tech`), for a contribution only.
+    party: str | None = None
 
     @property
     def obligation_id(self) -> str:
         return obligation_key(
-            self.obligation, self.case_id, self.step, self.violation_id, self.holder_id
+            self.obligation, self.case_id, self.step, self.violation_id, self.holder_id,
+            self.party,
         )
 
 
 def obligation_key(
-    obligation: str, case_id: str, step: str | None, violation_id: str | None, holder: str | None
+    obligation: str, case_id: str, step: str | None, violation_id: str | None,
+    holder: str | None, party: str | None = None,
 ) -> str:
     """The same obligation named from any of its events (opened, missed, escalated)."""
-    return "O-" + short_hash("obligation", obligation, case_id, step or "",
-                             violation_id or "", holder or "")
+    parts = [obligation, case_id, step or "", violation_id or "", holder or ""]
+    if party is not None:  # contributions only: other keys stay as they were
+        parts.append(party)
+    return "O-" + short_hash("obligation", *parts)
 
 
 @dataclass(frozen=True, slots=True)
