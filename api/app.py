@@ -23,6 +23,7 @@ from api.problems import DEFAULT_RETRY_AFTER_S, as_problem_media_type, install, 
 from api.proofs import router as proofs_router
 from api.quarantine import router as quarantine_router
 from api.read_side import ReadSide, lifespan
+from api.reports import router as reports_router
 from api.responses import OrjsonResponse
 from api.tokens import router as tokens_router
 from api.transparency import router as transparency_router
@@ -102,6 +103,7 @@ def create_app(
     app.include_router(ingest_router)
     app.include_router(read_api.router)
     app.include_router(evidence_router)
+    app.include_router(reports_router)
     app.include_router(transparency_router)
     app.include_router(proofs_router)
     app.include_router(tokens_router)

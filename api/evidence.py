@@ -28,7 +28,9 @@ from api.caller import Caller, EvidenceReader
 from api.downloads import FormatParam, Read, answer_recorded, audit_trail, download_docs, filename
 from api.problems import AUTHENTICATED, ProblemError, problems
 from api.queries import From, To, parse_bound
+from api.reports import AcceptLanguage, LangParam
 from api.responses import OrjsonResponse
+from ledger.adapters.labels import pick_lang
 from ledger.adapters.rendering import evidence_csv, evidence_pdf, evidence_xlsx
 from ledger.domain.access import Capability, EvidenceRead, Principal
 from projections.documents import evidence_document
@@ -59,6 +61,7 @@ router = APIRouter(tags=["evidence"], responses=problems(*AUTHENTICATED, 422))
 def get_evidence(
     request: Request, employee_id: EmployeeParam, caller: EvidenceReader,
     from_: From = None, to: To = None, format: FormatParam = "json",
+    lang: LangParam = None, accept_language: AcceptLanguage = None,
 ) -> Response:
     """Every liability and positive record of the employee over from..to, with the ledger
     events behind them and their inclusion proofs against the latest signed checkpoint.
@@ -67,7 +70,7 @@ def get_evidence(
     ledger = request.app.state.ledger
     document = evidence_document(
         caller.reads, ledger.store, caller.tenant, employee_id, parse_bound("from", from_),
-        parse_bound("to", to), ledger.clock(),
+        parse_bound("to", to), ledger.clock(), pick_lang(lang, accept_language),
     )
     read = Read(caller.principal, EVIDENCE_ROUTE, employee_id, from_, to)
     return answer_recorded(request, read, document, format, EVIDENCE_EXPORTERS,

@@ -249,9 +249,9 @@ def label(group: str, code: object, lang: Lang = DEFAULT_LANG) -> str:
     return pair[0] if lang == "zh" else pair[1]
 
 
-def word(key: str, lang: Lang = DEFAULT_LANG, **values: object) -> str:
+def word(entry: str, lang: Lang = DEFAULT_LANG, /, **values: object) -> str:
     """A title, heading, column or sentence of the documents, filled with `values`."""
-    zh, en = _WORDS[key]
+    zh, en = _WORDS[entry]
     text = zh if lang == "zh" else en
     return text.format(**values) if values else text
 

@@ -259,26 +259,16 @@ def _xlsx_bytes(workbook: Any) -> bytes:
 
 
 def evidence_xlsx(doc: Mapping[str, Any], progress: RowProgress | None = None) -> bytes:
-    from openpyxl import Workbook
+    """Localized, explained and typed (ledger/adapters/report_rendering.py)."""
+    from ledger.adapters.report_rendering import evidence_xlsx as render
 
-    workbook = Workbook()
-    _summary(workbook, _evidence_summary(doc))
-    _sheet(workbook, "Liabilities", LIABILITY_COLUMNS, doc.get("liabilities", []), progress)
-    _sheet(workbook, "Positive records", POSITIVE_COLUMNS, doc.get("positive_records", []),
-           progress)
-    _sheet(workbook, "Ledger events", EVENT_COLUMNS, doc.get("events", []), progress)
-    return _xlsx_bytes(workbook)
+    return render(doc, progress)
 
 
 def units_xlsx(doc: Mapping[str, Any]) -> bytes:
-    from openpyxl import Workbook
+    from ledger.adapters.report_rendering import units_xlsx as render
 
-    workbook = Workbook()
-    _summary(
-        workbook, [("tenant", doc.get("tenant")), ("from", doc.get("from")), ("to", doc.get("to"))]
-    )
-    _sheet(workbook, "Units", UNIT_COLUMNS, doc.get("units", []))
-    return _xlsx_bytes(workbook)
+    return render(doc)
 
 
 def _evidence_summary(doc: Mapping[str, Any]) -> list[tuple[str, Any]]:
@@ -475,30 +465,14 @@ def _pdf(
 
 
 def evidence_pdf(doc: Mapping[str, Any], progress: RowProgress | None = None) -> bytes:
-    name = f"{doc.get('employee_id')} {doc.get('name') or ''}".strip()
-    return _pdf(
-        f"Evidence 证据: {name}",
-        _evidence_summary(doc),
-        [
-            (
-                "Liabilities 责任",
-                LIABILITY_COLUMNS,
-                _rows(doc.get("liabilities", []), LIABILITY_COLUMNS),
-            ),
-            (
-                "Positive records 正面记录",
-                POSITIVE_COLUMNS,
-                _rows(doc.get("positive_records", []), POSITIVE_COLUMNS),
-            ),
-            ("Ledger events 账本事件", EVENT_COLUMNS, _rows(doc.get("events", []), EVENT_COLUMNS)),
-        ],
-        progress,
-    )
+    """Localized, explained, paginated (ledger/adapters/report_rendering.py)."""
+    from ledger.adapters.report_rendering import evidence_pdf as render
+
+    return render(doc, progress)
 
 
 def units_pdf(doc: Mapping[str, Any]) -> bytes:
-    return _pdf(
-        "Unit report 部门报告",
-        [("tenant", doc.get("tenant")), ("period / 期间", f"{doc.get('from')} – {doc.get('to')}")],
-        [("Units 部门", UNIT_COLUMNS, _rows(doc.get("units", []), UNIT_COLUMNS))],
-    )
+    from ledger.adapters.report_rendering import units_pdf as render
+
+    return render(doc)
+

@@ -38,11 +38,11 @@ def test_evidence_exports_in_every_format(worked: Service) -> None:
     rows = list(csv.reader(io.StringIO(csv_body.content.decode("utf-8-sig"))))
     assert [r[0] for r in rows[1:]] == ["liability", "liability"]
     xlsx = worked.client.get(base, params={"format": "xlsx"}, headers=headers)
-    assert load_workbook(io.BytesIO(xlsx.content))["Liabilities"].max_row == 3
+    assert load_workbook(io.BytesIO(xlsx.content))["责任"].max_row == 3
     pdf = worked.client.get(base, params={"format": "pdf"}, headers=headers)
     assert pdf.headers["content-type"] == "application/pdf"
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
-    assert "张伟" in text and "review_missed" in text
+    assert "张伟" in text and "主管未履职" in text
 
 
 def test_exports_are_attachments_named_after_the_employee_and_the_period(

@@ -132,16 +132,16 @@ def check_csv(path: Path) -> None:
 
 def check_xlsx(path: Path) -> None:
     workbook = load_workbook(path)
-    assert workbook["Liabilities"].max_row == 3
-    assert "张伟" in str(workbook["Summary"]["B1"].value)
-    events = {row[0] for row in workbook["Ledger events"].iter_rows(min_row=2, values_only=True)}
+    assert workbook["责任"].max_row == 3
+    assert "张伟" in str(workbook["概要"]["B1"].value)
+    events = {row[0] for row in workbook["账本事件"].iter_rows(min_row=2, values_only=True)}
     assert {"SO-1001-submitted", "SO-1005-submitted"} <= events
 
 
 def check_pdf(path: Path) -> None:
     assert path.read_bytes().startswith(b"%PDF")
     text = pdf_text(path)
-    assert "张伟" in text and "review_missed" in text and "SO-1005-submitted" in text
+    assert "张伟" in text and "主管未履职" in text and "SO-1005-submitted" in text
 
 
 @pytest.mark.parametrize("fmt,check", [("csv", check_csv), ("xlsx", check_xlsx),
@@ -246,7 +246,7 @@ def test_the_unit_report_exports_in_every_format(worked: Cli) -> None:
     market = dict(zip(header, next(r for r in rows if r[1] == "market"), strict=True))
     assert (market["name"], market["steps_due"], market["steps_overdue"]) == (
         "市场部 Market", "1", "1")
-    sheet = load_workbook(worked.out / "units-acme-2026-03-01-2026-04-30.xlsx")["Units"]
+    sheet = load_workbook(worked.out / "units-acme-2026-03-01-2026-04-30.xlsx")["部门"]
     assert sheet.max_row == len(report["units"]) + 1
     assert "市场部" in pdf_text(worked.out / "units-acme-2026-03-01-2026-04-30.pdf")
 

@@ -83,16 +83,16 @@ def test_the_csv_has_a_row_per_record() -> None:
 
 def test_the_xlsx_has_a_sheet_per_kind_of_record() -> None:
     workbook = load_workbook(io.BytesIO(evidence_xlsx(DOC)))
-    assert workbook.sheetnames == ["Summary", "Liabilities", "Positive records", "Ledger events"]
-    assert workbook["Liabilities"].max_row == 3
-    assert "张伟" in str(workbook["Summary"]["B1"].value)
+    assert workbook.sheetnames == ["概要", "责任", "正面记录", "账本事件"]
+    assert workbook["责任"].max_row == 3
+    assert "张伟" in str(workbook["概要"]["B1"].value)
 
 
 def test_the_pdf_renders_chinese_names_that_can_be_extracted_back() -> None:
     pdf = evidence_pdf(DOC)
     assert pdf.startswith(b"%PDF")
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
-    assert "张伟" in text and "review_missed" in text and "L-2" in text
+    assert "张伟" in text and "主管未履职" in text and "L-2" in text
 
 
 #: A unit report as `ReadModels.unit_report` rows it (GET /v1/reports/units).
@@ -131,7 +131,7 @@ def test_the_unit_csv_carries_every_figure_of_the_report() -> None:
 
 def test_the_unit_pdf_names_units_in_chinese() -> None:
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(units_pdf(UNITS))).pages)
-    assert "销售部" in text and "0.6667" in text
+    assert "销售部" in text and "66.7%" in text
 
 
 MAGIC = {"json": b"{", "csv": b"\xef\xbb\xbf", "xlsx": b"PK", "pdf": b"%PDF"}
