@@ -57,9 +57,9 @@ def test_the_plain_shortcut_accepts_only_what_the_full_path_finds_no_problem_wit
 
 
 def test_types_with_semantic_checks_never_take_the_shortcut() -> None:
-    from ledger.adapters.validation import _SEMANTIC_TYPES, INBOUND_TYPES
+    from ledger.adapters.validation import SEMANTIC_TYPES, INBOUND_TYPES
 
-    assert _SEMANTIC_TYPES <= INBOUND_TYPES
+    assert SEMANTIC_TYPES <= INBOUND_TYPES
     bad_rule = next(i for i in instances() if i.get("type") == "ledger.policy.defined"
                     and default_validator().validate(i) == [])
     broken = {**bad_rule, "data": {**bad_rule["data"], "rule": "this is ( not CEL"}}
