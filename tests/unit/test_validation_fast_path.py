@@ -57,7 +57,7 @@ def test_the_plain_shortcut_accepts_only_what_the_full_path_finds_no_problem_wit
 
 
 def test_types_with_semantic_checks_never_take_the_shortcut() -> None:
-    from ledger.adapters.validation import SEMANTIC_TYPES, INBOUND_TYPES
+    from ledger.adapters.validation import INBOUND_TYPES, SEMANTIC_TYPES
 
     assert SEMANTIC_TYPES <= INBOUND_TYPES
     bad_rule = next(i for i in instances() if i.get("type") == "ledger.policy.defined"
