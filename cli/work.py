@@ -145,7 +145,7 @@ def work(
     settings = load_settings()
     configure_logging(settings)
     ledger = build_ledger(settings)
-    engine = build_engine(ledger, settings, live=not until_idle)
+    engine = build_engine(ledger, settings, live=settings.engine_live and not until_idle)
     projections = Projections(ledger.store, store_name=settings.store_name,
                               lateness=settings.allowed_lateness, evaluator=engine.evaluator)
     metrics = WorkMetrics()
