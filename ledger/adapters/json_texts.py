@@ -12,6 +12,9 @@ import json
 import re
 from typing import Final
 
+from ledger.adapters import strict_json
+from ledger.domain.envelope import content_digest
+
 _DECODER: Final = json.JSONDecoder()
 _WHITESPACE: Final = re.compile(r"[ \t\n\r]*")
 
@@ -63,3 +66,15 @@ def _skip(text: str, at: int) -> int:
     match = _WHITESPACE.match(text, at)
     assert match is not None  # zero or more: always matches
     return match.end()
+
+
+def reads_as(text: object, digest: str) -> bool:
+    """Whether `text` (an event's text as received) reads, strictly as on arrival, as the
+    envelope whose canonical digest is `digest`: what it takes to be that envelope's text."""
+    if not isinstance(text, str):
+        return False
+    try:
+        value = strict_json.loads(text.encode())
+    except strict_json.InvalidJson:
+        return False
+    return type(value) is dict and content_digest(value) == digest

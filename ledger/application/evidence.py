@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ledger.adapters import strict_json
+from ledger.adapters.json_texts import reads_as
 from ledger.adapters.notes import raw_public, verify_note
 from ledger.adapters.signing import KeyRing, verify_signature
 from ledger.adapters.store import EventStore
@@ -360,7 +360,7 @@ def _entry_problem(
     digest = content_digest(envelope)
     if digest != item["digest"]:
         return "the envelope was altered: its canonical digest is not the recorded one"
-    if "received" in item and not _received_holds(item["received"], digest):
+    if "received" in item and not reads_as(item["received"], digest):
         return "the text as received was altered: it does not read as the envelope"
     recomputed = entry_hash(str(item["prev_hash"]), position, digest)
     if recomputed != item["entry_hash"]:
@@ -385,18 +385,6 @@ def _entry_problem(
     if not verify_inclusion(position - 1, size, leaf, path, root):
         return "the inclusion proof does not lead to the checkpoint's root"
     return None
-
-
-def _received_holds(received: object, digest: str) -> bool:
-    """Whether the text shown as received reads (strictly, as on arrival) as the envelope
-    whose canonical digest is `digest`."""
-    if not isinstance(received, str):
-        return False
-    try:
-        value = strict_json.loads(received.encode())
-    except strict_json.InvalidJson:
-        return False
-    return type(value) is dict and content_digest(value) == digest
 
 
 def verify_consistency_json(document: Mapping[str, Any], keys: KeyRing) -> str | None:

@@ -12,13 +12,16 @@ Per tenant, in one pass over its ledger (O(log n) memory):
   sequence numbers and sizes only grow.
 
 What each check catches, against someone with write access to the database: an edited
-envelope fails its digest; an edited digest fails its entry hash; an edited entry hash
-breaks the next link; rows swapped, deleted or re-ordered break positions and links; a
-chain rewritten consistently from position p on, or an edited recording time, kind or
-stream, no longer gives the signed root of the first checkpoint covering p; a forged or
-re-signed checkpoint fails its signature. What it cannot catch: entries after the latest
-checkpoint removed together with nothing else, or whole checkpoints deleted from the end;
-hand checkpoints (proof bundles) to a third party to pin them.
+envelope fails its digest, and an edited text kept as received fails unless it still
+reads as the envelope (only the value is hashed); an edited digest fails its entry hash;
+an edited entry hash breaks the next link; rows swapped, deleted or re-ordered break
+positions and links; a chain rewritten consistently from position p on, or an edited
+recording time, kind or stream, no longer gives the signed root of the first checkpoint
+covering p; a forged or re-signed checkpoint fails its signature. What it cannot catch:
+entries after the latest checkpoint removed together with nothing else, or whole
+checkpoints deleted from the end; a text kept as received rewritten to another writing
+of the same value (whitespace, key order, escapes); hand checkpoints (proof bundles) to a
+third party to pin them.
 
 Problems name the first ledger position they affect, so "the first bad position" is the
 smallest one reported.
@@ -32,6 +35,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
+from ledger.adapters.json_texts import reads_as
 from ledger.adapters.signing import KeyRing, verify_signature
 from ledger.adapters.store import EventStore
 from ledger.adapters.store.rows import ENTRY_TOPIC
@@ -342,6 +346,10 @@ def _check_entry(
             report.add(Problem(tenant, position, "digest",
                                f"position {position}: the envelope was altered (its RFC 8785 "
                                "digest is not the recorded one)"))
+        if entry.received is not None and not reads_as(entry.received, digest):
+            report.add(Problem(tenant, position, "received",
+                               f"position {position}: the text kept as received was altered "
+                               "(it does not read as the envelope)"))
         if entry_hash(stored_prev, position, digest) != stored_hash:
             report.add(Problem(tenant, position, "entry-hash",
                                f"position {position}: the entry hash does not follow from its "
