@@ -54,12 +54,17 @@ class ProvenEntryOut(BaseModel):
     recorded_at: str
     kind: str
     stream: str
-    envelope: dict[str, Any] = Field(description="The event exactly as received.")
+    envelope: dict[str, Any] = Field(
+        description="The event as received, as a JSON value (its RFC 8785 form is hashed).")
     digest: str
     prev_hash: str
     entry_hash: str
     leaf_hash: str
     inclusion_proof: list[str] = Field(description="RFC 9162 audit path, hex, leaf first.")
+    received: str | None = Field(
+        default=None, description="The event's JSON text exactly as it arrived (whitespace, "
+        "key order, escapes), when the ledger has it: it reads as `envelope`. Absent for "
+        "binary-mode Kafka events and entries recorded before texts were kept.")
 
 
 class ProofBundleOut(BaseModel):

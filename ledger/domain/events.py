@@ -7,7 +7,7 @@ dataclasses of JSON-native values: the envelope is evidence and must round-trip 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -32,11 +32,13 @@ class EntryRecorded:
     stream: str
     envelope: dict[str, Any]
     digest: str
-    prev_hash: str
-    entry_hash: str
     #: The event's UTF-8 text exactly as it arrived (whitespace, key order, escapes), when
     #: the ingest path had one; `envelope` is its value and `digest` hashes that value.
-    received: str | None = None
+    #: Before the hashes, so the store encodes it with the entry's other position-free
+    #: fields, ahead of the writer's turn (ledger/adapters/store/rows.py).
+    received: str | None = field(default=None, kw_only=True)
+    prev_hash: str
+    entry_hash: str
 
     def __post_init__(self) -> None:
         # Absent rather than null in the stored state, so entries without it are stored

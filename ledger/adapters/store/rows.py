@@ -13,8 +13,8 @@ writer takes its tenant's turn (`stage`), so in the turn each row is a concatena
 (`linked_rows`). orjson writes a dict's items in order with no whitespace, so the state
 `{"timestamp": t, **middle, "prev_hash": p, "entry_hash": h}` is exactly
 `{"timestamp":<t>,` + the inside of `orjson.dumps(middle)` + `,"prev_hash":"<p>",...}`.
-An entry's received text, when it has one, is the state's last item (the mapper leaves
-it out when there is none), so it is encoded before the turn too, as the row's tail.
+An entry's received text, when it has one, is part of the middle (the mapper leaves it
+out when there is none, so such rows are what they were before the field existed).
 """
 
 from __future__ import annotations
@@ -46,11 +46,10 @@ def entry_row(event: EntryRecorded) -> StoredEvent:
         "stream": event.stream,
         "envelope": event.envelope,
         "digest": event.digest,
+        **_received(event.received),
         "prev_hash": event.prev_hash,
         "entry_hash": event.entry_hash,
     }
-    if event.received is not None:
-        state["received"] = event.received
     return StoredEvent(event.originator_id, event.originator_version, ENTRY_TOPIC,
                        orjson.dumps(state))
 
@@ -75,8 +74,6 @@ class StagedPlan:
     plan: AppendPlan
     entries: list[bytes]
     receipts: list[bytes]
-    #: What follows each entry's hash: its received text, if any, and the closing brace.
-    tails: list[bytes]
 
 
 #: A plan as `EventStore.stage` leaves it for `EventStore.append_linked`: staged where
@@ -87,7 +84,6 @@ Staged = StagedPlan | AppendPlan
 def stage(plan: AppendPlan) -> StagedPlan:
     entries: list[bytes] = []
     receipts: list[bytes] = []
-    tails: list[bytes] = []
     for _, envelope in plan.appends:
         entries.append(orjson.dumps({
             "tenant": envelope.tenant,
@@ -95,6 +91,7 @@ def stage(plan: AppendPlan) -> StagedPlan:
             "stream": envelope.stream,
             "envelope": dict(envelope.received),
             "digest": envelope.digest,
+            **_received(envelope.received_text),
         })[1:-1])
         receipts.append(orjson.dumps({
             "tenant": envelope.tenant,
@@ -102,13 +99,15 @@ def stage(plan: AppendPlan) -> StagedPlan:
             "event_id": envelope.event_id,
             "digest": envelope.digest,
         })[1:-1])
-        text = envelope.received_text
-        tails.append(_NO_TEXT if text is None
-                     else b'","received":' + orjson.dumps(text) + b"}")
-    return StagedPlan(plan, entries, receipts, tails)
+    return StagedPlan(plan, entries, receipts)
 
 
-_NO_TEXT = b'"}'
+_NO_TEXT: dict[str, str] = {}
+
+
+def _received(text: str | None) -> dict[str, str]:
+    """The received text as the state holds it: nothing when there is none."""
+    return _NO_TEXT if text is None else {"received": text}
 
 
 def linked_rows(staged: StagedPlan, links: Links, now: datetime) -> Iterator[Row]:
@@ -119,13 +118,13 @@ def linked_rows(staged: StagedPlan, links: Links, now: datetime) -> Iterator[Row
     opening = b'{"timestamp":' + orjson.dumps(now) + b","
     prev = links.start.entry_hash.encode()
     position = links.start.position
-    for (_, envelope), entry, receipt, tail, this in zip(
-        plan.appends, staged.entries, staged.receipts, staged.tails, links.hashes, strict=True
+    for (_, envelope), entry, receipt, this in zip(
+        plan.appends, staged.entries, staged.receipts, links.hashes, strict=True
     ):
         position += 1
         here = this.encode()
         yield (stream_id, position, ENTRY_TOPIC, b"".join((
-            opening, entry, b',"prev_hash":"', prev, b'","entry_hash":"', here, tail)))
+            opening, entry, b',"prev_hash":"', prev, b'","entry_hash":"', here, b'"}')))
         yield (envelope.key.receipt_id, 1, RECEIPT_TOPIC, b"".join((
             opening, receipt, b',"position":', b"%d" % position, b"}")))
         prev = here
