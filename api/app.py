@@ -27,6 +27,7 @@ from api.reports import router as reports_router
 from api.responses import OrjsonResponse
 from api.tokens import router as tokens_router
 from api.transparency import router as transparency_router
+from api.work_queries import router as work_router
 from ledger.application.recording import Ledger
 from ledger.application.tokens import AuditTrail, TokenService
 from ledger.application.transparency import Transparency
@@ -103,6 +104,7 @@ def create_app(
     app.include_router(ingest_router)
     app.include_router(read_api.router)
     app.include_router(evidence_router)
+    app.include_router(work_router)
     app.include_router(reports_router)
     app.include_router(transparency_router)
     app.include_router(proofs_router)

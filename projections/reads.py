@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from ledger.domain.access import unit_subtree
+from projections import work_reads
 from projections.base import public_liability
 from projections.runner import Projections
 from projections.schema import Row, utc_key
@@ -206,6 +207,39 @@ class ReadModels:
             same = previous is not None and standing(previous) == standing(row)
             row["rank"] = previous["rank"] if same and previous else number
         return rows
+
+    def obligations(
+        self, tenant: str, *, holder_id: str | None = None, unit_id: str | None = None,
+        status: str | None = None, due_before: Bound | None = None, limit: int = 100,
+        after: Cursor | None = None, employees: Collection[str] | None = None,
+        units: Collection[str] | None = None,
+    ) -> Page:
+        """Obligations by due time: who owes what by when, and where it stands (8.7);
+        `employees`/`units`: a manager's scope (None: all)."""
+        items, cursor = work_reads.obligations(
+            self._view("obligations"), tenant, holder_id=holder_id, unit_id=unit_id,
+            status=status, due_before=due_before, limit=limit, after=after,
+            employees=employees, units=units)
+        return Page(items, cursor)
+
+    def scores(
+        self, tenant: str, start: Bound | None, end: Bound | None, *,
+        unit_id: str | None = None, scheme_id: str | None = None,
+        employees: Collection[str] | None = None, units: Collection[str] | None = None,
+    ) -> dict[str, Any]:
+        """Penalty and bonus points per employee and unit over the period (8.6)."""
+        document = work_reads.scores(
+            self._view("appraisal"), tenant, start=start, end=end, unit_id=unit_id,
+            scheme_id=scheme_id, employees=employees, units=units)
+        names = self._unit_names(tenant)
+        for unit in document["units"]:
+            unit["name"] = names.get(unit["unit_id"])
+        return document
+
+    def permission_holders(self, tenant: str, permission: str, at: datetime) -> list[Row]:
+        """Who held `permission` at `at`, through which grant (8.4)."""
+        return work_reads.permission_holders(self._view("access_history"), tenant,
+                                             permission, at)
 
     def unit_names(self, tenant: str) -> dict[str, str]:
         """Each unit's latest name (documents show names, not ids)."""

@@ -41,10 +41,13 @@ from ledger.domain.events import EntryRecorded
 from ledger.domain.responsibility.policy_check import IN_PROCESS
 from ledger.domain.responsibility.rules import RuleEvaluator
 from ledger.errors import LedgerError
+from projections.access_history import AccessHistoryProjection
+from projections.appraisal import AppraisalProjection
 from projections.base import LedgerProjection, ProjectionContext
 from projections.case_chains import CaseChainsProjection
 from projections.duties import DutiesProjection
 from projections.liabilities import LiabilitiesProjection
+from projections.obligations import ObligationsProjection
 from projections.org_history import OrgHistoryProjection
 from projections.postgres_view import PostgresRowView
 from projections.schema import Row, ViewSchema
@@ -57,7 +60,8 @@ log = logging.getLogger(__name__)
 
 PROJECTIONS: dict[str, type[LedgerProjection]] = {
     p.name: p for p in (LiabilitiesProjection, ViolationsProjection, DutiesProjection,
-                        OrgHistoryProjection, CaseChainsProjection, UnitStatsProjection)
+                        OrgHistoryProjection, CaseChainsProjection, UnitStatsProjection,
+                        ObligationsProjection, AppraisalProjection, AccessHistoryProjection)
 }
 NAMES: tuple[str, ...] = tuple(PROJECTIONS)
 DEFAULT_BATCH = 5000

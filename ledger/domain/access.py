@@ -47,6 +47,9 @@ class Capability(StrEnum):
     READ_EVIDENCE = "read_evidence"
     READ_REPORTS = "read_reports"
     READ_AUDIT = "read_audit"  # the evidence-read audit trail: who read whose evidence
+    READ_OBLIGATIONS = "read_obligations"  # the obligation queue (8.7)
+    READ_SCORES = "read_scores"  # appraisal scores (8.6)
+    READ_PERMISSIONS = "read_permissions"  # who held a permission when (8.4)
     MANAGE_TOKENS = "manage_tokens"
 
 
@@ -60,6 +63,9 @@ GRANTS: dict[Role, frozenset[Capability]] = {
             Capability.READ_EVIDENCE,
             Capability.READ_REPORTS,
             Capability.READ_AUDIT,
+            Capability.READ_OBLIGATIONS,
+            Capability.READ_SCORES,
+            Capability.READ_PERMISSIONS,
         }
     ),
     Role.HR: frozenset(
@@ -67,6 +73,8 @@ GRANTS: dict[Role, frozenset[Capability]] = {
             Capability.READ_LIABILITIES,
             Capability.READ_EVIDENCE,
             Capability.READ_REPORTS,
+            Capability.READ_SCORES,
+            Capability.READ_PERMISSIONS,
         }
     ),
     Role.MANAGER: frozenset(
@@ -76,6 +84,8 @@ GRANTS: dict[Role, frozenset[Capability]] = {
             Capability.READ_LIABILITIES,
             Capability.READ_EVIDENCE,
             Capability.READ_REPORTS,
+            Capability.READ_OBLIGATIONS,  # their units' queue
+            Capability.READ_SCORES,  # their units' people
         }
     ),
     # Admins issue the tokens, so they may see what was read with them; they read no data.

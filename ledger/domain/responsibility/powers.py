@@ -64,9 +64,13 @@ class Powers:
             key = (str(data["role"]), str(data["employee_id"]))
             self._grants.setdefault(key, _History()).add(fact)
 
-    def definition(self, role: str, when: datetime) -> Mapping[str, Any] | None:
+    def definition_fact(self, role: str, when: datetime) -> Fact | None:
+        """The role's definition in force at `when`."""
         history = self._definitions.get(role)
-        fact = history.as_of(when) if history else None
+        return history.as_of(when) if history else None
+
+    def definition(self, role: str, when: datetime) -> Mapping[str, Any] | None:
+        fact = self.definition_fact(role, when)
         return fact.data if fact else None
 
     def holdings(self, when: datetime, employee_id: str | None = None) -> list[Holding]:
