@@ -15,26 +15,43 @@ of the document says only what those proven entries say:
    or `output_standard`) is that step of the proven `ledger.process.defined`;
 3. `corrected_position` names a `liability.corrected` entry of the same liability with
    the reason and replacement shown;
-4. in a document that shows `liabilities`, nothing proven is hidden: every
+   A liability shows itself corrected (`status` "corrected", `corrected` true) exactly
+   when it names its correction;
+4. every record of the document's sections (liabilities, positive records, violations,
+   deadlines, escalations, corrections, links, events) and every part of a liability's
+   explanation names a `position`: a record without one would be shown unproven;
+5. in a document that shows `liabilities`, nothing proven is hidden: every
    `liability.assigned` entry of the bundle is shown in `liabilities`, and every
    `liability.corrected` entry marks its liability as corrected;
-   no liability is shown twice.
+   no liability is shown twice; the liabilities are those of the document's `employee_id`
+   or `case_id`.
+
+Every entry's `recorded_at` must be written in the one form its leaf hashes
+(`YYYY-MM-DDTHH:MM:SS.ffffffZ`): a verifier that hashes the string as shown must agree.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from ledger.adapters.signing import KeyRing
-from ledger.application.evidence import BundleReport, verify_bundle
+from ledger.application.evidence import BundleReport, EntryCheck, verify_bundle
+from ledger.domain.checkpoint import rfc3339_utc
 
 #: Fields of a shown object compared with the entry itself rather than its data.
 _ENTRY_FIELDS = ("digest", "entry_hash", "prev_hash", "recorded_at", "kind", "stream",
                  "envelope", "received")
 _ENVELOPE_FIELDS = {"type": "type", "source": "source", "time": "time", "event_id": "id"}
 _MISSING = object()
+#: The document's sections of records, each record an entry's.
+_SECTIONS = ("liabilities", "positive_records", "violations", "deadlines", "escalations",
+             "corrections", "links", "events")
+#: The parts of a liability's explanation, each read from one entry.
+_PARTS = ("violation", "policy", "operation", "deadline", "step")
+_PART_LISTS = ("escalations", "appeals")
 
 
 @dataclass(slots=True)
@@ -54,16 +71,70 @@ def verify_document(document: Mapping[str, Any], keys: KeyRing) -> DocumentRepor
         return DocumentReport(BundleReport(checkpoint_problem=(
             "the document carries no proofs: it was made before a signed checkpoint")))
     report = DocumentReport(verify_bundle(proofs, keys))
-    if proofs is document:
-        return report
     entries = proofs.get("entries")
     items: list[Any] = entries if isinstance(entries, list) else []
+    _recorded_at_forms(report.bundle, items)
+    if proofs is document:
+        return report
     proven = {item.get("position"): item for item in items if isinstance(item, Mapping)}
     for where, shown in _shown(document):
         report.problems += [f"{where}: {p}" for p in _check_shown(shown, proven)]
+    report.problems += _unpositioned(document)
     if "liabilities" in document:  # a document of liabilities hides none of those proven
         report.problems += _completeness(document, proven)
     return report
+
+
+def _recorded_at_forms(bundle: BundleReport, items: list[Any]) -> None:
+    """An entry whose recording time is not written in its leaf's form fails: an outside
+    verifier hashes the string as shown."""
+    for index, (check, item) in enumerate(zip(bundle.entries, items, strict=False)):
+        shown = item.get("recorded_at") if isinstance(item, Mapping) else None
+        if check.ok and not _canonical_time(shown):
+            bundle.entries[index] = EntryCheck(check.position, check.event_id, (
+                f"recorded_at {shown!r} is not written as its leaf hashes it "
+                "(YYYY-MM-DDTHH:MM:SS.ffffffZ)"))
+
+
+def _canonical_time(text: Any) -> bool:
+    try:
+        return isinstance(text, str) and rfc3339_utc(datetime.fromisoformat(text)) == text
+    except ValueError:
+        return False
+
+
+def _unpositioned(document: Mapping[str, Any]) -> list[str]:
+    """Records of the document's sections, and parts of explanations, that name no entry."""
+    problems = []
+    for section in _SECTIONS:
+        records = document.get(section)
+        for index, record in enumerate(records if isinstance(records, list) else []):
+            if not _positioned(record):
+                problems.append(f"$.{section}[{index}]: a record that names no ledger "
+                                "position is shown unproven")
+            if section == "liabilities" and isinstance(record, Mapping):
+                problems += [f"$.{section}[{index}].explanation.{part}: a part that names no "
+                             "ledger position is shown unproven"
+                             for part in _unpositioned_parts(record.get("explanation"))]
+    return problems
+
+
+def _unpositioned_parts(explanation: Any) -> list[str]:
+    if not isinstance(explanation, Mapping):
+        return []
+    found = [part for part in _PARTS if part in explanation
+             and not _positioned(explanation[part])]
+    for name in _PART_LISTS:
+        values = explanation.get(name)
+        if name in explanation and not isinstance(values, list):
+            found.append(name)
+        found += [f"{name}[{i}]" for i, value in enumerate(values or [])
+                  if not _positioned(value)] if isinstance(values, list) else []
+    return found
+
+
+def _positioned(record: Any) -> bool:
+    return isinstance(record, Mapping) and type(record.get("position")) is int
 
 
 def _shown(node: Any, where: str = "$") -> Iterator[tuple[str, Mapping[str, Any]]]:
@@ -164,6 +235,8 @@ def _completeness(document: Mapping[str, Any], proven: Mapping[Any, Any]) -> lis
                 if li.get("liability_id") in [x.get("liability_id") for x in liabilities[:index]]]
     corrected = {li.get("liability_id") for li in liabilities
                  if li.get("corrected_position") is not None}
+    problems += _status_problems(liabilities)
+    problems += _subject_problems(document, liabilities)
     for position, item in sorted(proven.items(), key=lambda kv: str(kv[0])):
         envelope = item.get("envelope") or {}
         data = envelope.get("data") or {}
@@ -176,6 +249,29 @@ def _completeness(document: Mapping[str, Any], proven: Mapping[Any, Any]) -> lis
             problems.append(f"liability {data.get('liability_id')} is shown in force, but "
                             f"its proven correction (position {position}) says otherwise")
     return problems
+
+
+def _status_problems(liabilities: list[Mapping[str, Any]]) -> list[str]:
+    """A liability shown corrected names its correction, and one that names it is shown
+    corrected."""
+    problems = []
+    for li in liabilities:
+        names = li.get("corrected_position") is not None
+        says = li.get("status") == "corrected" or li.get("corrected") is True
+        if names != says:
+            problems.append(f"liability {li.get('liability_id')} is shown "
+                            f"{'in force' if names else 'corrected'}, but "
+                            f"{'names' if names else 'names no'} proven correction")
+    return problems
+
+
+def _subject_problems(document: Mapping[str, Any],
+                      liabilities: list[Mapping[str, Any]]) -> list[str]:
+    """An employee's evidence shows that employee's liabilities; a case's report, the case's."""
+    return [f"liability {li.get('liability_id')} has {key} {li.get(key)!r}, the document is "
+            f"about {document[key]!r}"
+            for key in ("employee_id", "case_id") if key in document
+            for li in liabilities if li.get(key) != document[key]]
 
 
 def _at(payload: Any, path: str) -> Any:
