@@ -139,6 +139,7 @@ from cli import exports as _exports  # noqa: E402
 from cli import kafka as _kafka  # noqa: E402
 from cli import projections as _projections  # noqa: E402
 from cli import quarantine as _quarantine  # noqa: E402
+from cli import relay as _relay  # noqa: E402
 from cli import tamper as _tamper  # noqa: E402
 from cli import tokens as _tokens  # noqa: E402
 from cli import witness as _witness  # noqa: E402
@@ -158,3 +159,4 @@ app.add_typer(_exports.export_app, name="export")
 app.add_typer(_witness.witness_app, name="witness")
 app.command("work")(_work.work)
 app.add_typer(_quarantine.quarantine_app, name="quarantine")
+app.add_typer(_relay.relay_app, name="relay")
