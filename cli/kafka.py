@@ -77,6 +77,12 @@ def consume(
     relay: Annotated[
         bool, typer.Option("--relay/--no-relay", help="Publish dead letters to the DLQ topic.")
     ] = True,
+    obligations: Annotated[
+        bool, typer.Option("--obligations/--no-obligations",
+                           help="Publish reminders to the obligations topic "
+                                "[LEDGER_OBLIGATIONS_TOPIC] (or run `ledger relay obligations` "
+                                "apart).")
+    ] = True,
     log_level: Annotated[
         str | None, typer.Option(help="Least severe logs written [LEDGER_LOG_LEVEL].")
     ] = None,
@@ -91,6 +97,7 @@ def consume(
     config = config_from(
         settings, topic=topic, group=group, batch_size=batch_size, linger_ms=linger_ms,
         until_idle_s=until_idle, relay=relay, metrics_port=metrics_port,
+        obligations=obligations,
     )
     if metrics_port == -1:
         config = dataclasses.replace(config, metrics_port=None)

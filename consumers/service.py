@@ -1,4 +1,5 @@
-"""Wires one `ledger consume` process: topics, consumer, DLQ relay, metrics, stats.
+"""Wires one `ledger consume` process: topics, consumer, DLQ relay, reminder relay,
+metrics, stats.
 
 Kept apart from the CLI so tests and the benchmark run exactly what the command runs.
 """
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from consumers.consumer import ConsumerOptions, LedgerConsumer
+from consumers.obligation_relay import ObligationRelay
 from consumers.observability import IngestMetrics
 from consumers.relay import DeadLetterRelay
 from consumers.topics import ensure_topics
@@ -27,6 +29,8 @@ class ConsumeConfig:
     batch_size: int
     linger_ms: int
     relay: bool = True
+    #: Run the reminder outbox relay (consumers/obligation_relay.py) beside the consumer.
+    obligations: bool = True
     metrics_port: int | None = None
     until_idle_s: float | None = None
     client_id: str = "ledger-consume"
@@ -73,9 +77,11 @@ def run_consume(
     metrics: IngestMetrics | None = None,
     on_started: Callable[[int | None], None] | None = None,
 ) -> IngestMetrics:
-    """Run the consumer (and, unless disabled, the DLQ relay beside it) until `stop`."""
+    """Run the consumer (and, unless disabled, the DLQ and reminder relays beside it)
+    until `stop`."""
     metrics = metrics or IngestMetrics()
     ensure_ingest_topics(settings, config.topic)
+    reminders = _start_obligation_relay(ledger, settings) if config.obligations else None
     port = serve_metrics(metrics, config.metrics_port) if config.metrics_port is not None else None
     relay_thread: threading.Thread | None = None
     relay_stop = threading.Event()
@@ -109,6 +115,9 @@ def run_consume(
     try:
         consumer.run(stop, until_idle_s=config.until_idle_s)
     finally:
+        if reminders is not None:
+            reminders[0].set()
+            reminders[1].join(timeout=30)
         if relay is not None and relay_thread is not None:
             relay_stop.set()
             relay_thread.join(timeout=30)
@@ -119,6 +128,21 @@ def run_consume(
                 # store for the next relay either way.
                 relay.run(stop, until_idle_s=1.0, give_up_after_s=FINAL_RELAY_S)
     return metrics
+
+
+def _start_obligation_relay(
+    ledger: Ledger, settings: Settings
+) -> tuple[threading.Event, threading.Thread]:
+    """The reminder relay as a thread: one `ledger consume` deployment serves both outboxes
+    (its leader lock lets one replica publish; the others wait their turn)."""
+    ensure_topics(settings.kafka_bootstrap, {settings.obligations_topic: settings.kafka_partitions},
+                  settings.kafka_replication_factor)
+    stop = threading.Event()
+    relay = ObligationRelay(ledger.store, settings)
+    thread = threading.Thread(target=relay.run, args=(stop,), name="obligation-relay",
+                              daemon=True)
+    thread.start()
+    return stop, thread
 
 
 #: How long `--until-idle` goes on publishing dead letters after the consumer stopped.

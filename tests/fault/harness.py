@@ -76,6 +76,7 @@ class Scenario:
     tenant: str = field(init=False)
     topic: str = field(init=False)
     dlq_topic: str = field(init=False)
+    obligations_topic: str = field(init=False)
     group: str = field(init=False)
     store_name: str = field(init=False)
     database_url: str = field(init=False)
@@ -85,6 +86,7 @@ class Scenario:
         self.tenant = f"t-{tag}"
         self.topic = f"it.{self.name}.{tag}"
         self.dlq_topic = f"it.{self.name}.{tag}.dlq"
+        self.obligations_topic = f"it.{self.name}.{tag}.obligations"
         self.group = f"it.{self.name}.{tag}"
         self.store_name = f"k_{tag}"
         self.database_url = postgres_url()
@@ -98,6 +100,7 @@ class Scenario:
             LEDGER_KAFKA_BOOTSTRAP=BOOTSTRAP,
             LEDGER_EVENTS_TOPIC=self.topic,
             LEDGER_DLQ_TOPIC=self.dlq_topic,
+            LEDGER_OBLIGATIONS_TOPIC=self.obligations_topic,
             LEDGER_KAFKA_GROUP=self.group,
             LEDGER_KAFKA_PARTITIONS=str(self.partitions),
             LEDGER_DLQ_PARTITIONS="2",
@@ -118,6 +121,7 @@ class Scenario:
             kafka_bootstrap=BOOTSTRAP,
             events_topic=self.topic,
             dlq_topic=self.dlq_topic,
+            obligations_topic=self.obligations_topic,
             kafka_group=self.group,
             kafka_partitions=self.partitions,
             dlq_partitions=2,
@@ -130,13 +134,18 @@ class Scenario:
 
         ensure_topics(BOOTSTRAP, {self.topic: self.partitions, self.dlq_topic: 2})
 
+    def _topics_made(self, admin: Any) -> list[str]:
+        """The test's topics that exist (the reminder topic only once a consumer ran)."""
+        mine = {self.topic, self.dlq_topic, self.obligations_topic}
+        return sorted(mine & set(admin.list_topics()))
+
     def cleanup(self) -> None:
         from kafka import KafkaAdminClient
 
         try:
             admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP, request_timeout_ms=15000)
             try:
-                admin.delete_topics([self.topic, self.dlq_topic], timeout_ms=15000)
+                admin.delete_topics(self._topics_made(admin), timeout_ms=15000)
             finally:
                 admin.close()
         except Exception:
