@@ -40,9 +40,15 @@ class Request:
     start: Bound | None
     end: Bound | None
     scope: dict[str, Any] = field(default_factory=dict)
+    #: The language asked for (--lang); None: Chinese, and CSV with its column codes.
+    lang: str | None = None
 
     def filename(self, employee_id: str) -> str:
         return evidence_filename(employee_id, self.fmt, self.from_, self.to)
+
+    def report_filename(self, case_id: str) -> str:
+        """`report-SO-1001.pdf`, as the API names the download."""
+        return f"report-{_safe(case_id)}.{self.fmt}"
 
     def units_filename(self) -> str:
         """`units-acme-2026-03-01-2026-03-31.csv`."""

@@ -1,6 +1,7 @@
-"""`ledger export evidence|units`: HR evidence and unit reports to files.
+"""`ledger export evidence|units|report`: HR evidence, unit reports and trace reports to files.
 
-The documents are the API's own (`GET /v1/employees/{id}/evidence`, `GET /v1/reports/units`):
+The documents are the API's own (`GET /v1/employees/{id}/evidence`, `GET /v1/reports/units`,
+`GET /v1/cases/{id}/report`):
 built by the same code from the same read models (`projections.documents`) and formatted
 by the same renderers (`ledger.adapters.rendering`), so a file from the CLI and a download
 from the API never disagree. Before reading, the views are caught up with the ledger, so
@@ -25,6 +26,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 import typer
 from rich.markup import escape
 from rich.progress import TaskID
@@ -43,6 +45,7 @@ from cli.export_files import (
     written,
 )
 from cli.export_session import Session, check_selection, choose, err, os_user, session
+from ledger.adapters.labels import DEFAULT_LANG, Lang
 from ledger.adapters.rendering import (
     CombinedEvidence,
     FontMissing,
@@ -50,9 +53,11 @@ from ledger.adapters.rendering import (
     render_evidence,
     render_units,
 )
+from ledger.adapters.report_rendering import report_pdf, report_xlsx
 from ledger.application.tokens import TENANT_PATTERN
 from projections.documents import business_day, evidence_document, unit_report
 from projections.reads import Bound, bound_from_text
+from projections.trace_report import trace_report
 
 __all__ = ["BIG_EXPORT_ROWS", "evidence_filename", "export_app", "os_user"]
 
@@ -62,6 +67,7 @@ export_app = typer.Typer(
 
 ROUTE_EVIDENCE = "ledger export evidence"
 ROUTE_UNITS = "ledger export units"
+ROUTE_REPORT = "ledger export report"
 #: Above this many rows, an employee's export gets its own progress bar.
 BIG_EXPORT_ROWS = 2000
 
@@ -93,6 +99,30 @@ ToOpt = Annotated[
     str | None, typer.Option("--to", help="Inclusive: a date or an RFC 3339 time.")
 ]
 FormatOpt = Annotated[ExportFormat, typer.Option("--format", "-f", help="Output format.")]
+
+
+class Language(StrEnum):
+    ZH = "zh"
+    EN = "en"
+
+
+class ReportFormat(StrEnum):
+    JSON = "json"
+    XLSX = "xlsx"
+    PDF = "pdf"
+
+
+LangOpt = Annotated[
+    Language | None,
+    typer.Option("--lang", help="Labels, headers and sentences in Chinese (zh, the default) "
+                 "or English (en). CSV keeps its column codes unless a language is given."),
+]
+
+
+def chosen(lang: Language | None) -> Lang:
+    return lang.value if lang is not None else DEFAULT_LANG
+
+
 DeriveOpt = Annotated[
     bool,
     typer.Option(
@@ -162,8 +192,10 @@ def export_one(
 ) -> Written:
     """Read, render, record the read, write: in that order (see the module's docstring)."""
     doc = evidence_document(s.reads, s.ledger.store, request.tenant, employee_id,
-                            request.start, request.end, s.ledger.clock())
-    body = render_evidence(doc, request.fmt, _row_progress(s, rows_task, doc, request.fmt))
+                            request.start, request.end, s.ledger.clock(),
+                            request.lang or DEFAULT_LANG)
+    body = render_evidence(doc, request.fmt, _row_progress(s, rows_task, doc, request.fmt),
+                           csv_lang=request.lang)
     s.record_read(ROUTE_EVIDENCE, employee_id, request)
     write_file(target, body)
     if combined is not None:
@@ -223,6 +255,7 @@ def evidence(
                      "(trailing /); several: the directory (default ./evidence-<tenant>)."),
     ] = None,
     derive: DeriveOpt = False,
+    lang: LangOpt = None,
 ) -> None:
     """Every liability and positive record of employees over a period, with the ledger
     events behind them and their proofs: the API's evidence document, as files. Several
@@ -232,7 +265,7 @@ def evidence(
     check_selection(employees, unit, everyone)
     start, end = parse_period(from_, to)
     request = Request(tenant, fmt.value, from_, to, start, end,
-                      _scope(employees, unit, everyone))
+                      _scope(employees, unit, everyone), lang.value if lang else None)
     with reported(), session(tenant, derive) as s:
         chosen = choose(s, tenant, employees, unit, everyone)
         if len(employees) == 1:
@@ -240,7 +273,7 @@ def evidence(
             tally = export_all(s, request, chosen, lambda _: where, None)
         else:
             where = directory_target(out, tenant)
-            combined = (CombinedEvidence(tenant, from_, to)
+            combined = (CombinedEvidence(tenant, from_, to, request.lang)
                         if request.fmt in ("csv", "xlsx") else None)
             tally = export_all(s, request, chosen,
                                lambda e: where / request.filename(e), combined)
@@ -266,16 +299,59 @@ def units(
                      "default ./units-<tenant>.<fmt>."),
     ] = None,
     derive: DeriveOpt = False,
+    lang: LangOpt = None,
 ) -> None:
     """Per unit over the business days from..to: steps due, on time, overdue, violations,
     liabilities, completion rate and rank (the API's unit report), as a file."""
     start, end = parse_period(from_, to)
-    request = Request(tenant, fmt.value, from_, to, start, end)
+    request = Request(tenant, fmt.value, from_, to, start, end,
+                      lang=lang.value if lang else None)
     with reported(), session(tenant, derive) as s:
-        doc = unit_report(s.reads, tenant, start, end)
-        body = render_units(doc, request.fmt)
+        doc = {**unit_report(s.reads, tenant, start, end), "lang": chosen(lang)}
+        body = render_units(doc, request.fmt, csv_lang=request.lang)
         s.record_read(ROUTE_UNITS, "", request)
         target = single_target(out, request.units_filename())
         write_file(target, body)
     typer.echo(f"exported the unit report of {tenant}: 1 file, "
                f"{plural(len(doc['units']), 'unit')}, {len(body)} bytes -> {target}")
+
+
+# --- trace report ---------------------------------------------------------------------
+
+REPORT_RENDERERS = {"xlsx": report_xlsx, "pdf": report_pdf}
+
+
+@export_app.command("report")
+def report(
+    tenant: TenantOpt,
+    case: Annotated[str, typer.Option("--case", help="The case's id (the events' subject).")],
+    fmt: Annotated[ReportFormat, typer.Option("--format", "-f", help="Output format.")] = (
+        ReportFormat.JSON),
+    out: Annotated[
+        str | None,
+        typer.Option(metavar="PATH", help="The file, or a directory for it (trailing /); "
+                     "default ./report-<case>.<fmt>."),
+    ] = None,
+    derive: DeriveOpt = False,
+    lang: LangOpt = None,
+) -> None:
+    """A case's trace report (责任追溯报告): the chain, the responsibility source, each
+    liability explained, violations, missed deadlines, escalations, corrections, the
+    entries behind them and their proofs (the API's `GET /v1/cases/{id}/report`), as a
+    file. `ledger verify-evidence` checks the JSON."""
+    request = Request(tenant, fmt.value, None, None, None, None, {"case": case},
+                      lang.value if lang else None)
+    with reported(), session(tenant, derive) as s:
+        doc = trace_report(s.reads, s.ledger.store, tenant, case, s.ledger.clock(),
+                           chosen(lang))
+        if doc is None:
+            raise ExportFailed(f"unknown case {case!r} for tenant {tenant!r}")
+        body = orjson.dumps(doc) if fmt is ReportFormat.JSON else REPORT_RENDERERS[
+            fmt.value](doc)
+        s.record_read(ROUTE_REPORT, case, request)
+        target = single_target(out, request.report_filename(case))
+        write_file(target, body)
+    liabilities = plural(len(doc["liabilities"]), "liability")
+    events = plural(len(doc["events"]), "ledger event")
+    typer.echo(f"exported the trace report of case {case}: {liabilities}, {events}, "
+               f"{len(body)} bytes -> {target}")

@@ -49,11 +49,13 @@ def trace_report(
               for ref in (e.event_id, f"{e.source}#{e.event_id}")}
     links = []
     for link in chain.get("links", []):
-        entry = by_ref.get(link.get("event_ref") or link.get("event_id"))
+        entry = by_ref.get(link.get("event_ref") or link.get("event_id")) or _derived_entry(
+            entries, link)
         shown = {**link, "type_label": label("type", link.get("type"), lang),
                  "flag_labels": [label("flag", f, lang) for f in link.get("flags", [])]}
         if entry is not None:
-            shown["position"] = entry.position
+            # A derived link is named by the chain's own key; the report names its entry.
+            shown["position"], shown["event_id"] = entry.position, entry.event_id
             explainer.used[entry.position] = entry
         links.append(shown)
     liabilities = [dict(li) for li in chain.get("liabilities", [])]
@@ -93,6 +95,17 @@ def case_events(
         return None
     return {"tenant": tenant, "case_id": case_id, "events": events_json(entries),
             "proofs": proofs_for(store, tenant, entries)}
+
+
+def _derived_entry(entries: list[EntryRecorded], link: dict[str, Any]) -> EntryRecorded | None:
+    """The engine's entry a chain link stands for (a missed deadline): the chain names it
+    by its own key, so it is found by type, step and due time."""
+    for entry in entries:
+        data = entry.envelope.get("data") or {}
+        if entry.kind == "derived" and entry.envelope.get("type") == link.get("type") and all(
+                data.get(k) == link.get(k) for k in ("step", "due") if k in link):
+            return entry
+    return None
 
 
 def _entry_at(entries: list[EntryRecorded], position: Any) -> EntryRecorded | None:

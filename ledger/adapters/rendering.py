@@ -128,25 +128,36 @@ def evidence_rows(doc: Mapping[str, Any], fmt: str) -> int:
 
 
 def render_evidence(
-    doc: Mapping[str, Any], fmt: str, progress: RowProgress | None = None
+    doc: Mapping[str, Any], fmt: str, progress: RowProgress | None = None,
+    csv_lang: str | None = None,
 ) -> bytes:
-    """The evidence document in `fmt` (json, csv, xlsx or pdf)."""
+    """The evidence document in `fmt` (json, csv, xlsx or pdf); `csv_lang`: a CSV with
+    localized headers and labels (ledger/adapters/localized_exports.py)."""
     if fmt == "json":
         import orjson
 
         return orjson.dumps(doc)
+    if fmt == "csv" and csv_lang:
+        from ledger.adapters import localized_exports as localized
+
+        return _csv_bytes(localized.evidence_header(doc), localized.evidence_rows(doc),
+                          progress)
     renderers = {"csv": evidence_csv, "xlsx": evidence_xlsx, "pdf": evidence_pdf}
     if fmt not in renderers:
         raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
     return renderers[fmt](doc, progress=progress)
 
 
-def render_units(doc: Mapping[str, Any], fmt: str) -> bytes:
+def render_units(doc: Mapping[str, Any], fmt: str, csv_lang: str | None = None) -> bytes:
     """The unit report in `fmt` (json, csv, xlsx or pdf)."""
     if fmt == "json":
         import orjson
 
         return orjson.dumps(doc)
+    if fmt == "csv" and csv_lang:
+        from ledger.adapters import localized_exports as localized
+
+        return _csv_bytes(localized.units_header(doc), localized.units_rows(doc))
     renderers = {"csv": units_csv, "xlsx": units_xlsx, "pdf": units_pdf}
     if fmt not in renderers:
         raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
@@ -156,8 +167,13 @@ def render_units(doc: Mapping[str, Any], fmt: str) -> bytes:
 # --- CSV ---------------------------------------------------------------------------------
 
 EVIDENCE_CSV_HEADER = (
-    "record", "employee_id", *LIABILITY_COLUMNS, "duty", "step", "violation_id",
+    "record", "employee_id", *LIABILITY_COLUMNS, "duty", "step", "violation_id", "why",
 )
+
+
+def _why(record: Mapping[str, Any]) -> str:
+    explanation = record.get("explanation")
+    return _cell(explanation.get("why")) if isinstance(explanation, Mapping) else ""
 
 
 def _evidence_csv_rows(doc: Mapping[str, Any]) -> Iterator[list[str]]:
@@ -171,6 +187,7 @@ def _evidence_csv_rows(doc: Mapping[str, Any]) -> Iterator[list[str]]:
             "",
             _cell(li.get("step")),
             _cell(li.get("violation_id")),
+            _why(li),
         ]
     for pr in doc.get("positive_records", []):
         yield [
@@ -188,6 +205,7 @@ def _evidence_csv_rows(doc: Mapping[str, Any]) -> Iterator[list[str]]:
             _cell(pr.get("duty")),
             _cell(pr.get("step")),
             _cell(pr.get("violation_id")),
+            "",
         ]
 
 
@@ -308,8 +326,15 @@ class CombinedEvidence:
     (whose events and proofs are the bulk), so a whole tenant fits in memory.
     """
 
-    def __init__(self, tenant: str, start: str | None, end: str | None) -> None:
-        self.tenant, self.start, self.end = tenant, start, end
+    def __init__(self, tenant: str, start: str | None, end: str | None,
+                 lang: str | None = None) -> None:
+        """`lang`: headers, labels and names in that language (localized_exports.py);
+        None: the column codes."""
+        from ledger.adapters.localized_exports import LocalizedCombined
+
+        self.tenant, self.start, self.end, self.lang = tenant, start, end, lang
+        self.localized = LocalizedCombined(tenant, start, end, lang) if lang else None
+        self.header: Sequence[str] = EVIDENCE_CSV_HEADER
         self.employees: list[list[str]] = []
         self.csv_rows: list[list[str]] = []
         self.liabilities: list[list[str]] = []
@@ -325,6 +350,13 @@ class CombinedEvidence:
         self.employees.append([employee, _cell(doc.get("name")), _cell(doc.get("unit_id")),
                                str(len(liabilities) - corrected), str(corrected),
                                str(len(positive)), str(len(events))])
+        if self.localized is not None:
+            from ledger.adapters import localized_exports as localized
+
+            self.localized.add(doc)
+            self.header = localized.evidence_header(doc)
+            self.csv_rows += localized.evidence_rows(doc)
+            return
         self.csv_rows += _evidence_csv_rows(doc)
         self.liabilities += [[employee, *r] for r in _rows(liabilities, LIABILITY_COLUMNS)]
         self.positive += [[employee, *r] for r in _rows(positive, POSITIVE_COLUMNS)]
@@ -332,12 +364,14 @@ class CombinedEvidence:
 
     def csv(self) -> bytes:
         """The rows of every employee's CSV under one header."""
-        return _csv_bytes(EVIDENCE_CSV_HEADER, self.csv_rows)
+        return _csv_bytes(self.header, self.csv_rows)
 
     def xlsx(self) -> bytes:
         """Summary, one row per employee, then every record with its employee's id."""
         from openpyxl import Workbook
 
+        if self.localized is not None:
+            return self.localized.xlsx()
         workbook = Workbook()
         _summary(workbook, [("tenant", self.tenant), ("from", self.start), ("to", self.end),
                             ("employees / 员工", len(self.employees))])
