@@ -85,3 +85,22 @@ def test_an_escalated_step_is_a_new_obligation_of_the_supervisor_it_climbed_to(
     steps = [(e["data"]["holder_id"], e["data"]["level"]) for e in
              scenario.derived("obligation.opened") if e["data"]["obligation"] == "step"]
     assert steps == [("e-li", 1), ("e-zhang", 2), ("e-boss", 3)]
+
+
+def test_each_ignored_escalation_is_missed_by_its_holder_up_to_the_top_of_the_climb(
+    ledger: Ledger,
+) -> None:
+    from consumers.obligation_relay import reminder
+
+    scenario = Scenario(ledger).send(*CLIMB)
+    missed = [(m["owner_id"], m["due"]) for e in scenario.derived("deadline.missed")
+              if (m := e["data"])["obligation"] == "step"]
+    assert missed == [("e-li", "2026-03-03T10:00:00+08:00"),
+                      ("e-zhang", "2026-03-03T18:00:00+08:00"),
+                      ("e-boss", "2026-03-04T02:00:00+08:00")]  # the top of the climb
+    opened = {e["data"]["holder_id"]: e["data"]["obligation_id"]
+              for e in scenario.derived("obligation.opened")}
+    told = [found for e in ledger.store.iter_entries(scenario.derived()[0]["tenant"])
+            if (found := reminder(e)) and found[1]["type"] == "ledger.obligation.missed"]
+    assert [(holder, event["data"]["obligation_id"]) for holder, event in told] == [
+        (holder, opened[holder]) for holder in ("e-li", "e-zhang", "e-boss")]

@@ -4,7 +4,8 @@ lead's supervisors in turn.
 Level 1 is the lead alone. From level 2 on, each missed window hands the step to the
 supervisor (as of the miss) of whoever held it, due `escalate_after` later (counted like
 the step's own due, on the new holder's calendar). A holder whose window passes with the
-step still not completed takes `supervisor` liability `escalation_ignored`. Completing the
+step still not completed has missed it (`deadline.missed`, owner: that holder) and takes
+`supervisor` liability `escalation_ignored`. Completing the
 step ends the climb; what was missed before stays missed.
 """
 
@@ -17,6 +18,7 @@ from ledger.domain.responsibility.cooperation import StepWindow
 from ledger.domain.responsibility.facts import Fact
 from ledger.domain.responsibility.verdicts import (
     CaseAssessment,
+    DeadlineMissed,
     Liability,
     Obligation,
     ObligationEscalated,
@@ -71,6 +73,11 @@ def climb(
         if done is None and (watermark is None or due > watermark):
             pending.append(due)
             return
+        # The escalated obligation is missed like any other (8.7: every miss is announced),
+        # also at the top of the climb, where nobody is left to hand it to.
+        result.misses.append(DeadlineMissed(
+            "step", window.case_id, due, step=step.step, owner_id=successor,
+            unit_id=org.unit_of(successor, due), cause=done or window.opened))
         result.liabilities.append(
             Liability(
                 successor,
