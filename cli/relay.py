@@ -18,6 +18,8 @@ def obligations(
     until_idle: Annotated[float | None, typer.Option(
         help="Stop once nothing new came for this many seconds (default: run until "
              "stopped).")] = None,
+    chunk: Annotated[int, typer.Option(
+        min=1, help="Ledger entries read per Kafka transaction.")] = 500,
 ) -> None:
     """Publish every obligation opened, due soon, missed or escalated to the reminder
     topic (LEDGER_OBLIGATIONS_TOPIC), each exactly once, in ledger order per holder."""
@@ -25,7 +27,7 @@ def obligations(
 
     settings = load_settings()
     ledger = build_ledger(settings)
-    relay = ObligationRelay(ledger.store, settings)
+    relay = ObligationRelay(ledger.store, settings, chunk=chunk)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
