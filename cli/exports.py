@@ -351,7 +351,8 @@ def report(
         s.record_read(ROUTE_REPORT, case, request)
         target = single_target(out, request.report_filename(case))
         write_file(target, body)
-    liabilities = plural(len(doc["liabilities"]), "liability")
+    count = len(doc["liabilities"])
+    liabilities = f"{count} liabilit{'y' if count == 1 else 'ies'}"
     events = plural(len(doc["events"]), "ledger event")
     typer.echo(f"exported the trace report of case {case}: {liabilities}, {events}, "
                f"{len(body)} bytes -> {target}")

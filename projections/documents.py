@@ -39,7 +39,8 @@ def evidence_document(
     """Every liability and positive record of the employee over start..end, each liability
     explained (projections/explain.py), the ledger entries behind all of it (the records'
     own entries included) and their proofs (null until a signed checkpoint covers them)."""
-    explainer = Explainer(store, tenant, lang)
+    names = names_of(reads, tenant)
+    explainer = Explainer(store, tenant, lang, names["employees"])
     liabilities = _all_liabilities(reads, tenant, employee_id, start, end)
     for liability in liabilities:
         explain_liability(explainer, liability)
@@ -58,7 +59,7 @@ def evidence_document(
         "from": _iso(start), "to": _iso(end), "generated_at": now.isoformat(),
         "ledger_position": store.head(tenant).position if entries else None,
         "liabilities": liabilities, "positive_records": positive,
-        "names": names_of(reads, tenant),
+        "names": names,
         "events": events_json(entries), "proofs": proofs_for(store, tenant, entries),
     }
 

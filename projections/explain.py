@@ -57,8 +57,11 @@ def _pick(entry: EntryRecorded, *names: str) -> dict[str, Any]:
 class Explainer:
     """Explains liabilities of one tenant, reading each stream once."""
 
-    def __init__(self, store: EventStore, tenant: str, lang: Lang = DEFAULT_LANG) -> None:
+    def __init__(self, store: EventStore, tenant: str, lang: Lang = DEFAULT_LANG,
+                 names: Mapping[str, str] | None = None) -> None:
+        """`names`: employees' names by id (the org read model), for the sentences."""
         self.store, self.tenant, self.lang = store, tenant, lang
+        self.names: Mapping[str, str] = names or {}
         self._streams: dict[str, list[EntryRecorded]] = {}
         #: Every entry an explanation showed, by position (for the document's proofs).
         self.used: dict[int, EntryRecorded] = {}
@@ -252,7 +255,8 @@ class Explainer:
         if violation:
             fields = dict(policy=violation.get("policy_id"),
                           version=violation.get("policy_version"),
-                          rule=policy.get("rule", "?"), employee=violation.get("employee_id"))
+                          rule=policy.get("rule", "?"),
+                          employee=self.person(violation.get("employee_id")))
             if part.get("outcome") == "not_evaluable":
                 sentences.append(word("why.not_evaluable", lang, field=part.get("missing_field"),
                                       **fields))
@@ -263,7 +267,8 @@ class Explainer:
             if policy.get("description"):
                 sentences.append(str(policy["description"]))
         if part.get("subordinate_id"):
-            sentences.append(word("why.supervisor", lang, subordinate=part["subordinate_id"],
+            sentences.append(word("why.supervisor", lang,
+                                  subordinate=self.person(part["subordinate_id"]),
                                   due=part.get("review_due")))
         step = part.get("step")
         if step:
@@ -271,10 +276,17 @@ class Explainer:
                                   title=step.get("title", "—"),
                                   due=(part.get("deadline") or {}).get("due", "—")))
         for climb in part.get("escalations") or []:
-            sentences.append(word("why.escalated", lang, from_=climb.get("from_id"),
-                                  to=climb.get("to_id"),
+            sentences.append(word("why.escalated", lang, from_=self.person(climb.get("from_id")),
+                                  to=self.person(climb.get("to_id")),
                                   due=climb.get("review_due") or climb.get("due")))
         return "；".join(sentences) if lang == "zh" else "; ".join(sentences)
+
+    def person(self, employee_id: Any) -> str:
+        """An employee by name, the id in parentheses; the id alone when unnamed."""
+        name = self.names.get(str(employee_id)) if employee_id else None
+        if not name or name == employee_id:
+            return str(employee_id)
+        return f"{name}（{employee_id}）" if self.lang == "zh" else f"{name} ({employee_id})"
 
 
 def _missing_from(reason: str) -> str:

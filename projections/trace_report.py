@@ -43,7 +43,8 @@ def trace_report(
     chain = chain if chain is not None else reads.chain(tenant, case_id)
     if chain is None:
         return None
-    explainer = Explainer(store, tenant, lang)
+    names = names_of(reads, tenant)
+    explainer = Explainer(store, tenant, lang, names["employees"])
     entries = explainer.case_entries(case_id)
     by_ref = {ref: e for e in entries if e.kind != "derived"
               for ref in (e.event_id, f"{e.source}#{e.event_id}")}
@@ -77,7 +78,7 @@ def trace_report(
         "ledger_position": store.head(tenant).position,
         "links": links, "responsibility_source": source,
         "liabilities": liabilities, **sections,
-        "names": names_of(reads, tenant),
+        "names": names,
         "events": events_json(shown_entries),
         "proofs": proofs_for(store, tenant, shown_entries),
     }

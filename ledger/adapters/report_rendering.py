@@ -205,12 +205,12 @@ def _xlsx(doc: Doc, summary: Sequence[tuple[str, Any]], *names: str,
 
 
 def _pdf(doc: Doc, title: str, summary: Sequence[tuple[str, Any]], *names: str,
-         progress: Progress | None = None) -> bytes:
+         progress: Progress | None = None, figures: Sequence[Any] = ()) -> bytes:
     from ledger.adapters.rendering import FONT_NAME, _register_font
 
     _register_font()
     return pdf(title, summary, _tables(doc, *names, for_pdf=True), lang_of(doc), FONT_NAME,
-               progress)
+               progress, figures)
 
 
 EVIDENCE_TABLES = ("liabilities", "positive_records", "events")
@@ -235,7 +235,14 @@ def units_xlsx(doc: Doc) -> bytes:
 
 
 def units_pdf(doc: Doc) -> bytes:
-    return _pdf(doc, word("title.units", lang_of(doc)), units_summary(doc), "units")
+    from ledger.adapters.charts import ranking_chart
+    from ledger.adapters.rendering import FONT_NAME, _register_font
+
+    _register_font()
+    units = sorted(doc.get("units") or [], key=lambda u: (u.get("rank") is None, u.get("rank")))
+    figures = [ranking_chart(units, lang_of(doc), FONT_NAME)] if units else []
+    return _pdf(doc, word("title.units", lang_of(doc)), units_summary(doc), "units",
+                figures=figures)
 
 
 # --- the trace report -------------------------------------------------------------------

@@ -107,8 +107,10 @@ def xlsx_bytes(workbook: Any) -> bytes:
 
 def pdf(title: str, summary: Sequence[tuple[str, Any]],
         tables: Sequence[tuple[str, Sequence[Column], Sequence[Mapping[str, Any]]]],
-        lang: Lang, font: str, progress: Callable[[int], None] | None = None) -> bytes:
-    """A landscape A4 PDF: title, summary lines, then each table under its heading."""
+        lang: Lang, font: str, progress: Callable[[int], None] | None = None,
+        figures: Sequence[Any] = ()) -> bytes:
+    """A landscape A4 PDF: title, summary lines, `figures` (flowables such as charts),
+    then each table under its heading."""
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import getSampleStyleSheet
@@ -132,6 +134,7 @@ def pdf(title: str, summary: Sequence[tuple[str, Any]],
                                  leftMargin=12 * mm, rightMargin=12 * mm)
     story: list[Any] = [Paragraph(escape(title), styles["Title"])]
     story += [Paragraph(f"<b>{escape(k)}</b>: {escape(text_of(v))}", body) for k, v in summary]
+    story += list(figures)
     rows_of = [0] * len(story)  # data rows each flowable carries, for progress
     style = TableStyle([("FONTNAME", (0, 0), (-1, -1), font),
                         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8edf3")),
