@@ -15,6 +15,7 @@ manager's units, is a 404 and is not recorded (nothing was read).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
@@ -25,13 +26,26 @@ from pydantic import BaseModel, Field
 from api import examples
 from api.auth import require
 from api.caller import Caller, EvidenceReader
-from api.downloads import FormatParam, Read, answer_recorded, audit_trail, download_docs, filename
+from api.downloads import (
+    Exporter,
+    FormatParam,
+    Read,
+    answer_recorded,
+    audit_trail,
+    download_docs,
+    filename,
+)
 from api.problems import AUTHENTICATED, ProblemError, problems
 from api.queries import From, To, parse_bound
 from api.reports import AcceptLanguage, LangParam
 from api.responses import OrjsonResponse
 from ledger.adapters.labels import pick_lang
-from ledger.adapters.rendering import evidence_csv, evidence_pdf, evidence_xlsx
+from ledger.adapters.rendering import (
+    evidence_csv,
+    evidence_pdf,
+    evidence_xlsx,
+    render_evidence,
+)
 from ledger.domain.access import Capability, EvidenceRead, Principal
 from projections.documents import evidence_document
 
@@ -73,7 +87,10 @@ def get_evidence(
         parse_bound("to", to), ledger.clock(), pick_lang(lang, accept_language),
     )
     read = Read(caller.principal, EVIDENCE_ROUTE, employee_id, from_, to)
-    return answer_recorded(request, read, document, format, EVIDENCE_EXPORTERS,
+    exporters: dict[str, Exporter] = dict(EVIDENCE_EXPORTERS)
+    if lang is not None:  # a language asked for by name: the CSV speaks it too
+        exporters["csv"] = partial(render_evidence, fmt="csv", csv_lang=lang)
+    return answer_recorded(request, read, document, format, exporters,
                            filename("evidence", employee_id, from_, to, fmt=format))
 
 

@@ -3,10 +3,15 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
 import orjson
 from openpyxl import load_workbook
 
+from ledger.domain.access import Role
 from tests.integration.test_export_cli import USER, Cli, csv_rows, pdf_text, store, worked
+from tests.support.api import Service, worked_examples
 
 __all__ = ["store", "worked"]
 
@@ -64,3 +69,14 @@ def test_evidence_in_chinese_csv_and_a_localized_combined_workbook(worked: Cli) 
     header, *liabilities = csv_rows(worked.out / "zhang.csv")
     assert header[:4] == ["记录", "责任编号", "员工", "责任类型"]
     assert {r[4] for r in liabilities} == {"主管未履职"}
+
+
+def test_the_api_s_evidence_csv_speaks_the_language_asked_for(service: Service) -> None:
+    service.ingest(worked_examples())
+    service.settle()
+    body = service.client.get("/v1/employees/e-zhang/evidence",
+                              params={"format": "csv", "lang": "en"},
+                              headers=service.auth(Role.HR)).content
+    header, *liabilities = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    assert header[:2] == ["Record", "Liability id"] and "Why" in header
+    assert {r[0] for r in liabilities} == {"liability"}
