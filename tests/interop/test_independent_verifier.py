@@ -12,11 +12,14 @@ from typing import Any
 import orjson
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
 from cli.main import app
+from ledger.adapters.notes import cosign_note
 from ledger.adapters.signing import Signer
 from ledger.application.sealing import Sealer
+from ledger.domain.signed_note import SignedNote, parse_note
 from tests.interop.independent_verifier import verify
 from tests.support.api import Service, acme_event, worked_examples
 
@@ -203,3 +206,26 @@ def test_deleting_a_liability_with_its_entry_is_the_documented_limit(
                 if e["type"] == "liability.assigned"
                 and e["position"] <= report["proofs"]["checkpoint"]["tree_size"]}
     assert liability["position"] in assigned - {li["position"] for li in report["liabilities"]}
+
+
+def test_the_independent_verifier_checks_a_witness_s_cosignature_of_the_note(
+    sealed: Service, signer: Signer,
+) -> None:
+    """docs/evidence-format.md, 2.6: a cosignature over the same note text, by a witness
+    the verifier names, is required and checked; a forged one fails."""
+    bundle = sealed.get("/v1/proofs/SO-1001-submitted")
+    witness = Ed25519PrivateKey.generate()
+    raw = signer.public_key.public_bytes(serialization.Encoding.Raw,
+                                         serialization.PublicFormat.Raw)
+    witness_raw = witness.public_key().public_bytes(serialization.Encoding.Raw,
+                                                    serialization.PublicFormat.Raw)
+    note = parse_note(bundle["signed_note"])
+    signature = cosign_note(witness, "witness.example", note.text, 1_800_000_000)
+    cosigned = SignedNote(note.text, (*note.signatures, signature))
+    keys, witnesses = {signer.key_id: raw}, {"witness.example": witness_raw}
+    assert verify(bundle, keys, witnesses) == ["no cosignature of witness.example"]
+    assert verify({**bundle, "signed_note": cosigned.render()}, keys, witnesses) == []
+    forged = SignedNote(note.text, (*note.signatures, cosign_note(
+        Ed25519PrivateKey.generate(), "witness.example", note.text, 1_800_000_000)))
+    assert verify({**bundle, "signed_note": forged.render()}, keys, witnesses) == [
+        "no cosignature of witness.example"]  # another key's: not the witness's, ignored
