@@ -43,6 +43,7 @@ from ledger.domain.responsibility.policy_check import IN_PROCESS
 from ledger.domain.responsibility.rules import RuleEvaluator
 from ledger.domain.responsibility.tenant import TenantFacts
 from ledger.domain.responsibility.verdicts import CaseAssessment
+from ledger.errors import LedgerError
 
 #: Tracking name of the discovery cursor over the notification log (embedded mode).
 ENGINE_READER = "responsibility-engine"
@@ -80,8 +81,11 @@ class EngineStatus:
         return self.head - self.position
 
 
-class CaseFailed(Exception):
+class CaseFailed(LedgerError):
     """Derivation failed on a case below the quarantine threshold: the batch is retried."""
+
+    code = "case-failed"
+    retryable = True
 
 
 @dataclass(slots=True)
@@ -271,7 +275,22 @@ class ResponsibilityEngine:
                 self._replay(state, entry)
             state.position = batch[-1].position
         state.position = max(state.position, tracked)
+        self._reschedule(state)
         return state
+
+    def _reschedule(self, state: TenantState) -> None:
+        """Assess every case once, deriving nothing, so that each case's next deadline is
+        known again: a replay takes facts in without assessing, and a case whose verdicts
+        were derived before (by this worker before eviction, or by another) would never be
+        found due. What the assessments imply is in the ledger already."""
+        watermark = self._watermark(state.facts)
+        skipped = state.book.cases(DERIVATION)
+        for case_id in sorted(set(state.facts.cases) - skipped):
+            try:
+                state.facts.assess(case_id, watermark)
+            except Exception as exc:  # assessed again, and quarantined, when it has news
+                log.warning("case %s of tenant %s not rescheduled: %s", case_id,
+                            state.facts.tenant, describe(exc))
 
     def _replay(self, state: TenantState, entry: EntryRecorded) -> None:
         if entry.kind == ENTRY_KIND_DERIVED:
@@ -337,7 +356,10 @@ class ResponsibilityEngine:
 
     def watermark(self, tenant: str) -> datetime | None:
         state = self._tenants.get(tenant)
-        event_time = state.facts.watermark if state else None
+        return self._watermark(state.facts if state else None)
+
+    def _watermark(self, facts: TenantFacts | None) -> datetime | None:
+        event_time = facts.watermark if facts else None
         if not self.live:
             return event_time
         wall = self.clock() - self.lateness
