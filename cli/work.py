@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_serv
 
 from cli.root import build_engine, build_ledger, configure_logging, load_settings
 from consumers.entries_relay import EntriesRelay, wake_up
+from ledger.adapters.store.locks import one_schema_change_at_a_time
 from ledger.application.derivation import ResponsibilityEngine, derived_position
 from ledger.config import Settings
 from projections.runner import Projections
@@ -117,10 +118,12 @@ def run_kafka(settings: Settings, worker: Worker, projections: Projections,
                          settings.entries_topic)
     first = TopicPartition(settings.entries_topic, 0)
     quiet_since = time.monotonic()
+    held: set[int] = set()
     try:
         while not stop.is_set():
             polled: dict[Any, list[Any]] = consumer.poll(timeout_ms=200)
             leader = first in consumer.assignment()
+            held = _log_assignment(consumer.assignment(), held)
             relayed = relay.step() if leader else 0
             tenants = {said[0] for records in polled.values() for r in records
                        if (said := wake_up(r.value)) is not None}
@@ -137,6 +140,15 @@ def run_kafka(settings: Settings, worker: Worker, projections: Projections,
         relay.producer.close()
 
 
+def _log_assignment(assignment: set[Any], held: set[int]) -> set[int]:
+    """Say which partitions (so which tenants) this worker now derives, when it changes."""
+    now = {tp.partition for tp in assignment}
+    if now != held:
+        log.info("partitions assigned: %s%s", sorted(now), " (relay and projections)"
+                 if 0 in now else "")
+    return now
+
+
 def work(
     until_idle: Annotated[bool, typer.Option("--until-idle",
                                              help="Exit once caught up.")] = False,
@@ -146,8 +158,11 @@ def work(
     configure_logging(settings)
     ledger = build_ledger(settings)
     engine = build_engine(ledger, settings, live=settings.engine_live and not until_idle)
-    projections = Projections(ledger.store, store_name=settings.store_name,
-                              lateness=settings.allowed_lateness, evaluator=engine.evaluator)
+    # Workers started together would all create the views' tables of a fresh store.
+    with one_schema_change_at_a_time(settings.database_url):
+        projections = Projections(ledger.store, store_name=settings.store_name,
+                                  lateness=settings.allowed_lateness,
+                                  evaluator=engine.evaluator)
     metrics = WorkMetrics()
     metrics.serve(settings.metrics_port)
     worker = Worker(engine, projections, metrics)
