@@ -62,6 +62,12 @@ def root_logger() -> Iterator[logging.Logger]:
     """The root logger, put back as it was (pytest's own handlers included)."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    # Commands run in-process by earlier tests leave their handler and logger levels behind.
+    root.handlers[:] = [h for h in handlers if h.get_name() != HANDLER_NAME]
+    for name in ("uvicorn.error", "consumers.consume"):
+        logger = logging.getLogger(name)
+        logger.disabled, logger.propagate = False, True
+        logger.setLevel(logging.NOTSET)
     yield root
     root.handlers[:] = handlers
     root.setLevel(level)
