@@ -24,7 +24,10 @@ from cli.root import build_engine, build_ledger, configure_logging, load_setting
 from consumers.entries_relay import EntriesRelay, wake_up
 from ledger.adapters.store.locks import one_schema_change_at_a_time
 from ledger.application.derivation import ResponsibilityEngine, derived_position
+from ledger.application.quarantine import describe
+from ledger.application.recording import Ledger
 from ledger.config import Settings
+from projections.quarantine import ProjectionGuard
 from projections.runner import Projections
 
 log = logging.getLogger("cli.work")
@@ -82,14 +85,28 @@ class Worker:
                 if got == 0:
                     break
         if self.projections is not None:
-            read += sum(self.projections.catch_up().values())
+            try:
+                read += sum(self.projections.catch_up().values())
+            except Exception as exc:  # retried next round; a case quarantined at the limit
+                log.warning("projections failed (retried): %s", describe(exc))
         self.metrics.observe(self.engine, tenants or set(), read, before)
         return read
 
 
+def outage_pause(stop: threading.Event, exc: BaseException) -> None:
+    """The store or the broker is away: say so and try again shortly (positions are in
+    the store, so nothing is lost or done twice by retrying)."""
+    log.warning("ledger work: %s; retrying", describe(exc))
+    stop.wait(1.0)
+
+
 def run_embedded(worker: Worker, stop: threading.Event, until_idle: bool) -> None:
     while not stop.is_set():
-        read = worker.round()
+        try:
+            read = worker.round()
+        except Exception as exc:
+            outage_pause(stop, exc)
+            continue
         if read == 0 and worker.engine.idle:
             if until_idle:
                 return
@@ -124,11 +141,18 @@ def run_kafka(settings: Settings, worker: Worker, projections: Projections,
             polled: dict[Any, list[Any]] = consumer.poll(timeout_ms=200)
             leader = first in consumer.assignment()
             held = _log_assignment(consumer.assignment(), held)
-            relayed = relay.step() if leader else 0
             tenants = {said[0] for records in polled.values() for r in records
                        if (said := wake_up(r.value)) is not None}
             worker.projections = projections if leader else None
-            read = worker.round(tenants) if tenants or leader else 0
+            try:
+                relayed = relay.step() if leader else 0
+                # A tenant that failed (an outage) stays dirty: retried without a message.
+                busy = tenants or leader or not worker.engine.idle
+                read = worker.round(tenants) if busy else 0
+            except Exception as exc:
+                worker.engine.mark_dirty(tenants)
+                outage_pause(stop, exc)
+                continue
             if polled:
                 consumer.commit()  # after the work: a crash redelivers, harmlessly
             if polled or relayed or read:
@@ -149,6 +173,12 @@ def _log_assignment(assignment: set[Any], held: set[int]) -> set[int]:
     return now
 
 
+def projection_guard(ledger: Ledger, settings: Settings) -> ProjectionGuard:
+    """Quarantine for the projections: recorded in the ledger like derivation's."""
+    return ProjectionGuard(ledger.store, lambda events: ledger.record_derived(events, None),
+                           settings.quarantine_after)
+
+
 def work(
     until_idle: Annotated[bool, typer.Option("--until-idle",
                                              help="Exit once caught up.")] = False,
@@ -162,7 +192,8 @@ def work(
     with one_schema_change_at_a_time(settings.database_url):
         projections = Projections(ledger.store, store_name=settings.store_name,
                                   lateness=settings.allowed_lateness,
-                                  evaluator=engine.evaluator)
+                                  evaluator=engine.evaluator, guard=projection_guard(ledger,
+                                                                                     settings))
     metrics = WorkMetrics()
     metrics.serve(settings.metrics_port)
     worker = Worker(engine, projections, metrics)

@@ -29,12 +29,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Tracking
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
 from ledger.adapters.rule_sandbox import SandboxConfig, shared_sandbox
-from ledger.adapters.store import EventStore
+from ledger.adapters.store import EventStore, StoreUnavailable
 from ledger.application.follower import FollowerThread
 from ledger.config import Settings
 from ledger.domain.events import EntryRecorded
@@ -50,6 +50,7 @@ from projections.liabilities import LiabilitiesProjection
 from projections.obligations import ObligationsProjection
 from projections.org_history import OrgHistoryProjection
 from projections.postgres_view import PostgresRowView
+from projections.quarantine import ProjectionGuard
 from projections.schema import Row, ViewSchema
 from projections.sqlite_view import SQLiteRowView
 from projections.unit_stats import UnitStatsProjection
@@ -57,6 +58,8 @@ from projections.views import RowView
 from projections.violations import ViolationsProjection
 
 log = logging.getLogger(__name__)
+#: Failures that are outages (retried as they are), never a reason to quarantine.
+OUTAGES = (StoreUnavailable, OperationalError, InterfaceError)
 
 PROJECTIONS: dict[str, type[LedgerProjection]] = {
     p.name: p for p in (LiabilitiesProjection, ViolationsProjection, DutiesProjection,
@@ -110,16 +113,19 @@ class Projections:
         self, store: EventStore, *, store_name: str | None = None,
         names: Iterable[str] | None = None, lateness: timedelta = timedelta(minutes=5),
         batch_size: int = DEFAULT_BATCH, workers: int = 4, owns_store: bool = False,
-        evaluator: RuleEvaluator = IN_PROCESS,
+        evaluator: RuleEvaluator = IN_PROCESS, guard: ProjectionGuard | None = None,
     ) -> None:
         """`evaluator`: runs policy rules for the case chains (from settings: the
-        process's sandbox, the one the engine uses)."""
+        process's sandbox, the one the engine uses). `guard`: quarantines a case a
+        projection keeps failing on (projections/quarantine.py); without one a failing
+        entry stops its projection until fixed."""
         self.store = store
         self.store_name = store_name or store_name_of(store)
         self.context = ProjectionContext(lateness=lateness, evaluator=evaluator)
         self.batch_size = batch_size
         self.workers = workers
         self._owns_store = owns_store
+        self.guard = guard
         self._lock = threading.RLock()
         #: How far each stateful projection's memory reflects the ledger (None: empty).
         self._memory: dict[str, int | None] = {}
@@ -215,9 +221,9 @@ class Projections:
             jobs: dict[str, tuple[int, Future[int]]] = {}
             for name, projection in chosen.items():
                 if positions[name] < last:
-                    entries = [e for i, e in batch if i > positions[name]]
-                    jobs[name] = (len(entries), writers.submit(
-                        self._process, name, projection, entries, last))
+                    pairs = [(i, e) for i, e in batch if i > positions[name]]
+                    jobs[name] = (len(pairs), writers.submit(
+                        self._guarded, name, projection, pairs, last))
             failure: BaseException | None = None
             for name, (count, job) in jobs.items():
                 try:
@@ -257,6 +263,53 @@ class Projections:
             self._memory[name] = last
         return last
 
+    def _guarded(
+        self, name: str, projection: LedgerProjection,
+        pairs: Sequence[tuple[int, EntryRecorded]], last: int,
+    ) -> int:
+        """`_process`, and with a guard, a failed batch taken one entry at a time, so the
+        entry that fails is known, counted and, at the threshold, set aside."""
+        entries = [e for _, e in pairs]
+        if self.guard is None:
+            return self._process(name, projection, entries, last)
+        try:
+            return self._process(name, projection, self.guard.keep(name, entries), last)
+        except (IntegrityError, *OUTAGES):
+            raise
+        except Exception:
+            log.warning("projection %s failed on a batch up to %s: one entry at a time",
+                        name, last, exc_info=True)
+        return self._isolate(name, projection, pairs)
+
+    def _isolate(
+        self, name: str, projection: LedgerProjection,
+        pairs: Sequence[tuple[int, EntryRecorded]],
+    ) -> int:
+        assert self.guard is not None
+        recorded = projection.view.position()
+        for i, entry in pairs:
+            if i <= recorded:
+                continue
+            if projection.stateful:
+                self._sync_memory({name: recorded})
+            try:
+                projection.process_batch(self.guard.keep(name, [entry]),
+                                         Tracking(self.store_name, i))
+            except (IntegrityError, *OUTAGES):
+                self._forget(name, projection)
+                raise
+            except Exception as exc:
+                self._forget(name, projection)
+                if not self.guard.failed(name, entry, exc):
+                    raise
+                self._track(projection, i)  # set aside: the projection moves past it
+                if projection.stateful:
+                    self._sync_memory({name: recorded})
+            recorded = i
+            if projection.stateful:
+                self._memory[name] = i
+        return recorded
+
     def _track(self, projection: LedgerProjection, head: int) -> None:
         with contextlib.suppress(IntegrityError):  # another runner recorded it (or more)
             projection.view.insert_tracking(Tracking(self.store_name, head))
@@ -289,6 +342,8 @@ class Projections:
                 break
             for name, (start, end) in spans.items():
                 entries = [e for i, e in batch if start < i <= end]
+                if self.guard is not None:
+                    entries = self.guard.keep(name, entries)
                 if entries:
                     self.projections[name].warm(entries)
             cursor = batch[-1][0]
