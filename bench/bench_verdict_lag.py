@@ -30,16 +30,19 @@ process: API, consumers, workers).
 from __future__ import annotations
 
 import bisect
+import functools
 import os
 import statistics
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import orjson
+import psycopg
 from rich.console import Console
 from rich.table import Table
 
@@ -78,14 +81,16 @@ console = Console(width=120)
 class Tracker:
     """What the run saw: publish times, tenant positions, verdict answers."""
 
-    published: dict[str, float] = field(default_factory=dict)  # event id -> time
-    position: dict[str, tuple[str, int]] = field(default_factory=dict)  # id -> tenant, pos
+    # Keys are (tenant, event id): ids are unique per tenant only.
+    published: dict[tuple[str, str], float] = field(default_factory=dict)
+    position: dict[tuple[str, str], int] = field(default_factory=dict)
     newest: dict[str, int] = field(default_factory=dict)  # tenant -> newest position seen
     answers: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     done: threading.Event = field(default_factory=threading.Event)
+    statuses: dict[int, int] = field(default_factory=dict)  # probe answers by HTTP status
 
-    def verdict_time(self, event_id: str) -> float | None:
-        tenant, position = self.position[event_id]
+    def verdict_time(self, key: tuple[str, str]) -> float | None:
+        tenant, position = key[0], self.position[key]
         answers = self.answers.get(tenant, [])
         index = bisect.bisect_left(answers, (position, 0.0))
         return answers[index][1] if index < len(answers) else None
@@ -126,7 +131,7 @@ def _publish(bootstrap: str, topic: str, events: list[dict[str, Any]], rate: flo
         if delay > 0.002:
             time.sleep(delay)
         key = message_key(event, validator)
-        tracker.published[event["id"]] = time.perf_counter()
+        tracker.published[event["tenant"], event["id"]] = time.perf_counter()
         producer.send(topic, key=key.encode() if key else None, value=orjson.dumps(event))
     producer.flush(timeout=120)
     producer.close(timeout=30)
@@ -143,7 +148,7 @@ def _follow_store(settings: Settings, tracker: Tracker) -> None:
             for notification_id, entry in page:
                 after = notification_id
                 if entry.kind == ENTRY_KIND_INBOUND:
-                    tracker.position[entry.event_id] = (entry.tenant, entry.position)
+                    tracker.position[entry.tenant, entry.event_id] = entry.position
                     tracker.newest[entry.tenant] = max(
                         tracker.newest.get(entry.tenant, 0), entry.position)
             if not page:
@@ -168,6 +173,8 @@ def _probe(base: str, tenant: str, token: str, tracker: Tracker) -> None:
             except httpx.HTTPError:
                 time.sleep(0.1)
                 continue
+            tracker.statuses[response.status_code] = (
+                tracker.statuses.get(response.status_code, 0) + 1)
             if response.status_code == 200:
                 answers.append((wanted, time.perf_counter()))
 
@@ -254,10 +261,10 @@ def _summary(events: list[dict[str, Any]], tracker: Tracker, rate: float, achiev
              workers: int, cpu: float, rss: list[float | None], alive: bool) -> dict[str, Any]:
     lags: list[tuple[float, float]] = []  # (publish time, lag)
     for event in events:
-        seen = tracker.position.get(event["id"])
-        verdict = tracker.verdict_time(event["id"]) if seen else None
+        key = (event["tenant"], event["id"])
+        verdict = tracker.verdict_time(key) if key in tracker.position else None
         if verdict is not None:
-            published = tracker.published[event["id"]]
+            published = tracker.published[key]
             lags.append((published, verdict - published))
     lags.sort()
     values = sorted(lag for _, lag in lags)
@@ -270,7 +277,9 @@ def _summary(events: list[dict[str, Any]], tracker: Tracker, rate: float, achiev
     return {
         "workers": workers, "offered_events_per_s": round(rate),
         "achieved_publish_events_per_s": round(achieved), "events": len(events),
-        "verdicts": len(values), "complete": complete, "processes_alive": alive,
+        "verdicts": len(values), "recorded": len(tracker.position),
+        "probe_statuses": {str(k): v for k, v in sorted(tracker.statuses.items())},
+        "complete": complete, "processes_alive": alive,
         "lag_p50_s": round(statistics.median(values), 3) if values else None,
         "lag_p99_s": round(p99, 3) if p99 is not None else None,
         "lag_max_s": round(values[-1], 3) if values else None,
@@ -301,11 +310,13 @@ def main() -> None:
     for workers in WORKERS:
         highest[workers] = None
         for fraction in FRACTIONS:
-            console.print(f"{workers} worker(s), {fraction:.0%} of COPY = "
+            console.print(f"{workers} worker(s), {fraction:.1%} of COPY = "
                           f"{copy_rate * fraction:,.0f} events/s for {SECONDS:.0f} s")
             step = {"fraction_of_copy": fraction,
-                    **_step(url, bootstrap, workers, copy_rate * fraction)}
+                    **_retrying(functools.partial(_step, url, bootstrap, workers,
+                                                  copy_rate * fraction))}
             steps.append(step)
+            _report(ceiling, steps, highest, final=False)
             console.print(f"  p50 {step['lag_p50_s']} s, p99 {step['lag_p99_s']} s, growth "
                           f"{step['lag_growth_s']} s, holds: {step['holds']}")
             if not step["holds"]:
@@ -314,8 +325,22 @@ def main() -> None:
     _report(ceiling, steps, highest)
 
 
+def _retrying(step: Callable[[], dict[str, Any]], attempts: int = 3) -> dict[str, Any]:
+    """A step again, from the start, when the shared PostgreSQL or broker was restarted
+    under it (other sessions' fault tests do that): a process exits or a connection drops."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return step()
+        except (RuntimeError, OSError, psycopg.Error) as exc:
+            if attempt == attempts:
+                raise
+            console.print(f"  step failed ({exc!r:.200}); again in 15 s")
+            time.sleep(15)
+    raise AssertionError("unreachable")
+
+
 def _report(ceiling: dict[str, Any], steps: list[dict[str, Any]],
-            highest: dict[int, float | None]) -> None:
+            highest: dict[int, float | None], final: bool = True) -> None:
     results = {
         "raw_copy": ceiling, "seconds_per_step": SECONDS, "tenants": TENANTS,
         "consumers": CONSUMERS, "partitions": PARTITIONS,
@@ -328,13 +353,15 @@ def _report(ceiling: dict[str, Any], steps: list[dict[str, Any]],
                         "PostgreSQL and Kafka all on the same machine",
     }
     write_results("verdict_lag", results)
+    if not final:
+        return
     table = Table(title=f"verdict lag (publish -> GET ?min_position answers), raw COPY "
                   f"{ceiling['events_per_s']:,} events/s")
     for column in ("workers", "x COPY", "offered ev/s", "p50 s", "p99 s", "growth s",
                    "verdicts/s", "per core-s", "holds"):
         table.add_column(column, justify="right")
     for s in steps:
-        table.add_row(str(s["workers"]), f"{s['fraction_of_copy']:.0%}",
+        table.add_row(str(s["workers"]), f"{s['fraction_of_copy']:.1%}",
                       f"{s['offered_events_per_s']:,}", str(s["lag_p50_s"]),
                       str(s["lag_p99_s"]), str(s["lag_growth_s"]),
                       str(s["verdicts_per_s"]), str(s["derived_events_per_core_s"]),
