@@ -71,9 +71,8 @@ class AppraisalProjection(LedgerProjection):
             type_ = entry.envelope.get("type")
             if is_derived(entry, "liability.assigned") or is_derived(entry, "duty.fulfilled"):
                 row = _record(entry)
-                previous = rows.get((entry.tenant, row["record_id"]))
-                if previous is not None:  # re-derived with new details: keep its correction
-                    row["corrected_reason"] = previous["corrected_reason"]
+                # Assigned again (new details, or reinstated): the ledger's latest word
+                # wins, as in the liabilities view; the engine repeats a correction that holds.
                 rows[(entry.tenant, row["record_id"])] = row
                 changes.upsert("score_records", row)
             elif is_derived(entry, "liability.corrected"):

@@ -70,7 +70,7 @@ def explain_liability(explainer: Explainer, liability: Row) -> None:
     liability["status"] = "corrected" if liability.get("corrected") else "active"
     corrected = explainer.correction(str(liability.get("case_id")),
                                      str(liability.get("liability_id")))
-    if corrected is not None:
+    if corrected is not None and liability["status"] == "corrected":  # not if reinstated
         liability["corrected_position"] = corrected.position
     liability["explanation"] = explainer.explain(liability)
     liability["labels"] = {

@@ -40,16 +40,37 @@ class Emitted:
 
     digests: dict[tuple[str, str], str] = field(default_factory=dict)
     liabilities: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
-    corrected: set[str] = field(default_factory=set)
+    #: Liabilities whose latest word in the ledger is a correction: its id's digest.
+    corrected: dict[str, str] = field(default_factory=dict)
+    #: Liabilities corrected at least once: the id's digest of their latest assignment.
+    revisions: dict[str, str] = field(default_factory=dict)
 
     def observe(self, envelope: Mapping[str, Any]) -> None:
         type_, data = envelope["type"], envelope["data"]
-        self.digests[_key(envelope)] = _digest(envelope)
+        self.digests[_key(envelope)] = _plain_digest(envelope)
         if type_ == LIABILITY_ASSIGNED:
             case = self.liabilities.setdefault(str(envelope.get("subject")), {})
-            case[data["liability_id"]] = (data.get("claim", ""), data["employee_id"])
+            liability_id = data["liability_id"]
+            case[liability_id] = (data.get("claim", ""), data["employee_id"])
+            # The liabilities view keeps the ledger's latest word: an assignment after a
+            # correction puts the liability back in force, so it may be corrected again.
+            self.corrected.pop(liability_id, None)
+            if liability_id in self.revisions:
+                self.revisions[liability_id] = _digest(envelope)
         elif type_ == LIABILITY_CORRECTED:
-            self.corrected.add(data["liability_id"])
+            self.corrected[data["liability_id"]] = _digest(envelope)
+            self.revisions.setdefault(data["liability_id"], "")
+
+    def correction(self, data: dict[str, Any]) -> dict[str, Any]:
+        """A correction's data; a repeated one names the assignment it corrects, so that
+        it is a new entry rather than a duplicate of the first."""
+        revision = self.revisions.get(data["liability_id"])
+        return {**data, "revision": revision} if revision else data
+
+
+#: Fields that only make a repeated assignment or correction a new entry: the same
+#: verdict with or without them.
+REPEAT_FIELDS = ("reinstates", "revision")
 
 
 def _iso(moment: datetime) -> str:
@@ -266,9 +287,10 @@ def _overturned(tenant: str, a: CaseAssessment, emitted: Emitted) -> list[dict[s
             continue
         decided = outcome.decided_by
         assert decided is not None
-        data = {"liability_id": outcome.liability_id, "case_id": a.case_id,
-                "reason": "appeal_overturned", "decided_by": decided.event_id,
-                "decided_by_ref": decided.ref}
+        data = emitted.correction({
+            "liability_id": outcome.liability_id, "case_id": a.case_id,
+            "reason": "appeal_overturned", "decided_by": decided.event_id,
+            "decided_by_ref": decided.ref})
         out.append(_envelope(tenant, LIABILITY_CORRECTED, outcome.liability_id, decided.time,
                              a.case_id, data, decided))
     return out
@@ -281,6 +303,10 @@ def derive(
     longer follow from the facts (`at`: the business time of the news that changed them)."""
     wanted = assessment_events(tenant, assessment)
     new = [e for e in wanted if emitted.digests.get(_key(e)) != _digest(e)]
+    new += _reinstated(wanted, new, assessment, emitted)
+    for envelope in new:  # assignments first: one may put a corrected liability back
+        if envelope["type"] == LIABILITY_ASSIGNED:
+            emitted.observe(envelope)
     current = {li.liability_id: li for li in assessment.liabilities}
     by_claim = {li.claim: li.liability_id for li in assessment.liabilities}
     previous = emitted.liabilities.get(assessment.case_id, {})
@@ -297,13 +323,38 @@ def derive(
             data["reason"] = "later or corrected data names someone else"
         new.append(
             _envelope(
-                tenant, LIABILITY_CORRECTED, liability_id, at, assessment.case_id, data, None
+                tenant, LIABILITY_CORRECTED, liability_id, at, assessment.case_id,
+                emitted.correction(data), None
             )
         )
     new += _overturned(tenant, assessment, emitted)
     for envelope in new:
-        emitted.observe(envelope)
+        if envelope["type"] != LIABILITY_ASSIGNED:
+            emitted.observe(envelope)
     return new
+
+
+def _reinstated(
+    wanted: list[dict[str, Any]], new: list[dict[str, Any]], a: CaseAssessment,
+    emitted: Emitted,
+) -> list[dict[str, Any]]:
+    """Liabilities corrected before that the facts support again (a late revocation after
+    a late grant), unchanged: assigned again, naming the correction they reverse. One an
+    appeal overturned stays corrected."""
+    overturned = {o.liability_id for o in a.appeals if o.status == "overturned"}
+    fresh = {_key(e) for e in new}
+    out = []
+    for envelope in wanted:
+        data = envelope["data"]
+        liability_id = data.get("liability_id")
+        if envelope["type"] != LIABILITY_ASSIGNED or _key(envelope) in fresh \
+                or liability_id not in emitted.corrected or liability_id in overturned:
+            continue
+        again = {**data, "reinstates": emitted.corrected[liability_id]}
+        type_, key = _key(envelope)
+        out.append({**envelope, "id": f"{type_}:{key}:{content_digest(again)[:16]}",
+                    "data": again})
+    return out
 
 
 def _key(envelope: Mapping[str, Any]) -> tuple[str, str]:
@@ -314,3 +365,11 @@ def _key(envelope: Mapping[str, Any]) -> tuple[str, str]:
 
 def _digest(envelope: Mapping[str, Any]) -> str:
     return str(envelope["id"]).split(":")[2]
+
+
+def _plain_digest(envelope: Mapping[str, Any]) -> str:
+    """The digest the entry would have without REPEAT_FIELDS: what derive compares."""
+    data = envelope["data"]
+    if not any(name in data for name in REPEAT_FIELDS):
+        return _digest(envelope)
+    return content_digest({k: v for k, v in data.items() if k not in REPEAT_FIELDS})[:16]
