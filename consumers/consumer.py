@@ -39,6 +39,7 @@ from consumers.batch import BatchRecorder, BatchResult, PreparedBatch, tracking_
 from consumers.group_health import AssignmentWatch, GroupProbe, Verdict
 from consumers.messages import InboundMessage
 from consumers.observability import IngestMetrics
+from consumers.partitions import PartitionState
 from ledger.application.recording import AlreadyTracked, Ledger
 
 log = logging.getLogger("consumers.consume")
@@ -95,15 +96,9 @@ class LedgerConsumer:
         self.metrics = metrics or IngestMetrics()
         self._recorder = BatchRecorder(ledger)
         self._on_dead_letters = on_dead_letters or (lambda: None)
-        self._next: dict[TP, int] = {}
-        #: Bumped whenever a partition is (re)positioned: a batch read before that is stale.
-        self._epoch: dict[TP, int] = {}
-        self._epochs = 0
-        self._stable: dict[TP, int] = {}
-        self._pending: set[TP] = set()
-        self._buffers: dict[TP, list[InboundMessage]] = {}
-        self._first_at: dict[TP, float] = {}
-        self._to_commit: dict[TP, int] = {}
+        self._partitions: dict[TP, PartitionState] = {}
+        self._epochs = 0  # the source of every partition's epoch
+        self._stable: dict[TP, int] = {}  # last stable offsets, kept by consumers/fetching.py
         self._failures = 0
         self._joined = False
         self._consumer: Any = None
@@ -161,14 +156,10 @@ class LedgerConsumer:
         kafka-python 3.0) left the group's rejoin unfinished, the consumer assigned
         nothing and polling forever. They are advisory; the store has the positions."""
         self._settle()
-        self._to_commit.clear()
+        for state in self._partitions.values():
+            state.to_commit = None
         for tp in revoked:
-            self._buffers.pop(tp, None)
-            self._first_at.pop(tp, None)
-            self._next.pop(tp, None)
-            self._epoch.pop(tp, None)
-            self._to_commit.pop(tp, None)
-            self._pending.discard(tp)
+            self._partitions.pop(tp, None)
             self.metrics.partition_released(tp.topic, tp.partition)
         log.info("partitions revoked", extra={"partitions": sorted(tp.partition for tp in revoked)})
 
@@ -176,10 +167,10 @@ class LedgerConsumer:
         """Seek every new partition to its recorded position + 1 (paused until known)."""
         self._joined = True
         for tp in assigned:
-            if tp not in self._next:
-                self._pending.add(tp)
-        if self._pending:
-            self._consumer.pause(*self._pending)
+            self._partitions.setdefault(tp, PartitionState())
+        pending = self._pending()
+        if pending:
+            self._consumer.pause(*pending)
         partitions = sorted(tp.partition for tp in assigned)
         log.info("partitions assigned", extra={"partitions": partitions})
         self._resolve_pending()
@@ -187,24 +178,28 @@ class LedgerConsumer:
     def _resolve_pending(self) -> None:
         """Read pending partitions' positions from the store; keeps them paused while the
         store is unreachable (messages are not read before their position is known)."""
-        for tp in sorted(self._pending, key=lambda t: t.partition):
+        for tp in self._pending():
             try:
                 recorded = self.ledger.store.max_tracking_id(tracking_name(tp.topic, tp.partition))
             except Exception as exc:
                 log.warning("store unreachable; partition stays paused",
                             extra={"partition": tp.partition, "error": repr(exc)})
                 return
+            state = self._partitions[tp]
             if recorded is None:
                 self._consumer.seek_to_beginning(tp)
-                self._next[tp] = 0
+                state.next = 0
             else:
                 self._consumer.seek(tp, recorded + 1)
-                self._next[tp] = recorded + 1
-            self._new_epoch(tp)
-            self._pending.discard(tp)
+                state.next = recorded + 1
+            self._new_epoch(state)
             self._consumer.resume(tp)
             log.info("partition positioned", extra={"partition": tp.partition,
-                                                    "recorded": recorded, "next": self._next[tp]})
+                                                    "recorded": recorded, "next": state.next})
+
+    def _pending(self) -> list[TP]:
+        return sorted((tp for tp, s in self._partitions.items() if s.pending),
+                      key=lambda t: t.partition)
 
     # --- the loop ----------------------------------------------------------------------------
 
@@ -262,14 +257,14 @@ class LedgerConsumer:
             return {}
         return polled
 
-    def _new_epoch(self, tp: TP) -> None:
+    def _new_epoch(self, state: PartitionState) -> None:
         self._epochs += 1
-        self._epoch[tp] = self._epochs
+        state.epoch = self._epochs
 
     # --- a member left with nothing (consumers/group_health.py) ---------------------------
 
     def _watch_assignment(self, now: float) -> None:
-        verdict = self._watch.observe(now, holding=bool(self._next or self._pending))
+        verdict = self._watch.observe(now, holding=bool(self._partitions))
         if verdict is not Verdict.PROBE:
             return
         view = self._probe.view()
@@ -284,12 +279,7 @@ class LedgerConsumer:
     def _reconnect(self) -> None:
         """A fresh client and a fresh join; positions come from the store as always."""
         self._settle()
-        self._buffers.clear()
-        self._first_at.clear()
-        self._next.clear()
-        self._epoch.clear()
-        self._pending.clear()
-        self._to_commit.clear()
+        self._partitions.clear()
         self._watch.reset()
         self._joined = False
         try:
@@ -301,30 +291,30 @@ class LedgerConsumer:
     def _buffer(self, polled: dict[TP, list[Any]], now: float) -> int:
         got = 0
         for tp, records in polled.items():
-            nxt = self._next.get(tp)
-            if nxt is None or tp in self._pending:
+            state = self._partitions.get(tp)
+            if state is None or state.next is None:
                 continue
-            buffer = self._buffers.setdefault(tp, [])
-            last = buffer[-1].offset if buffer else nxt - 1
+            buffer = state.buffer
+            last = buffer[-1].offset if buffer else state.next - 1
             for record in records:
                 if record.offset > last:  # older ones: fetched before a seek, or re-delivered
                     buffer.append(_message(record))
                     last = record.offset
                     got += 1
-            if buffer:
-                self._first_at.setdefault(tp, now)
+            if buffer and state.first_at is None:
+                state.first_at = now
         return got
 
     def _flush(self, now: float, everything: bool) -> None:
         linger = self.options.linger_ms / 1000.0
         size = self.options.batch_size
-        for tp in list(self._buffers):
-            buffer = self._buffers[tp]
-            if not everything and len(buffer) < size and now - self._first_at[tp] < linger:
+        for tp, state in list(self._partitions.items()):
+            if not state.buffer:
                 continue
-            del self._buffers[tp]
-            self._first_at.pop(tp, None)
-            epoch = self._epoch.get(tp)
+            waited = now - (state.first_at if state.first_at is not None else now)
+            if not everything and len(state.buffer) < size and waited < linger:
+                continue
+            epoch, buffer = state.epoch, state.take_buffer()
             for start in range(0, len(buffer), size):
                 if not self._submit(tp, buffer[start : start + size], epoch):
                     break
@@ -337,15 +327,15 @@ class LedgerConsumer:
     # and whatever was prepared past the failure is dropped, to be read again). Offsets
     # need not follow on: transaction markers and aborted records leave gaps.
 
-    def _submit(self, tp: TP, batch: list[InboundMessage], epoch: int | None) -> bool:
+    def _submit(self, tp: TP, batch: list[InboundMessage], epoch: int) -> bool:
         """Prepare `batch` (overlapping the append in flight), then hand it to the writer."""
         prepared = self._recorder.prepare(batch)
         self._settle()
-        nxt = self._next.get(tp)
-        if epoch is None or self._epoch.get(tp) != epoch or nxt is None or \
-                batch[0].offset < nxt or tp in self._pending:
+        state = self._partitions.get(tp)
+        if state is None or state.next is None or state.epoch != epoch or \
+                batch[0].offset < state.next:
             return False  # revoked, or repositioned by a failure of the batch before it
-        self._next[tp] = batch[-1].offset + 1
+        state.next = batch[-1].offset + 1
         future = self._writer.submit(self._timed_apply, prepared)
         self._in_flight = (tp, batch, future)
         return True
@@ -381,16 +371,18 @@ class LedgerConsumer:
             time.sleep(min(self.options.max_backoff_s, 0.25 * 2 ** min(self._failures, 5)))
             return
         self._failures = 0
-        if tp in self._next:  # still ours: tell Kafka (advisory) how far it is recorded
-            self._to_commit[tp] = batch[-1].offset + 1
+        state = self._partitions.get(tp)
+        if state is not None and state.next is not None:  # still ours: tell Kafka (advisory)
+            state.to_commit = batch[-1].offset + 1
         self.metrics.batch_applied(result, seconds)
         if result.dead_lettered:
             self._on_dead_letters()
 
     def _reposition(self, tp: TP, failed_from: int) -> None:
         """Next offset := max(first offset of the failed batch, recorded position + 1)."""
-        self._buffers.pop(tp, None)
-        self._first_at.pop(tp, None)
+        state = self._partitions.get(tp)
+        if state is not None:
+            state.take_buffer()
         nxt = failed_from
         try:
             recorded = self.ledger.store.max_tracking_id(tracking_name(tp.topic, tp.partition))
@@ -398,9 +390,9 @@ class LedgerConsumer:
                 nxt = max(nxt, recorded + 1)
         except Exception as exc:
             log.warning("store unreachable while repositioning", extra={"error": repr(exc)})
-        if tp in self._next:
-            self._next[tp] = nxt
-            self._new_epoch(tp)
+        if state is not None and state.next is not None:
+            state.next = nxt
+            self._new_epoch(state)
             self._consumer.seek(tp, nxt)
 
     def _lag(self, tp: TP, nxt: int) -> tuple[int, int] | None:
@@ -414,36 +406,41 @@ class LedgerConsumer:
         if end is None:
             return None
         in_flight = self._in_flight is not None and self._in_flight[0] == tp
-        if tp not in self._buffers and not in_flight:
+        state = self._partitions.get(tp)
+        if (state is None or not state.buffer) and not in_flight:
             nxt = max(nxt, fetching.position(self._consumer, tp) or nxt)
         return nxt, max(0, end - nxt)
 
     def _update_lag(self) -> None:
-        for tp, nxt in list(self._next.items()):
-            lag = self._lag(tp, nxt)
+        for tp, state in list(self._partitions.items()):
+            lag = self._lag(tp, state.next) if state.next is not None else None
             if lag is not None:
                 self.metrics.set_lag(tp.topic, tp.partition, *lag)
 
     def _idle(self) -> bool:
-        if not self._joined or self._pending or self._buffers or self._in_flight is not None:
+        states = self._partitions
+        if not self._joined or self._in_flight is not None or \
+                any(s.pending or s.buffer for s in states.values()):
             return False
-        if not self._next:
+        if not states:
             # Nothing for us only if the broker says the others own every partition.
             return self._watch.observe(time.monotonic(), holding=False) is Verdict.IDLE
-        for tp, nxt in self._next.items():
-            lag = self._lag(tp, nxt)
+        for tp, state in states.items():
+            lag = self._lag(tp, state.next) if state.next is not None else None
             if lag is None or lag[1] > 0:
                 return False
         return True
 
     def _commit_advisory(self) -> None:
         """Tell Kafka how far we are (for humans and tools); never relied upon."""
-        if not self._to_commit:
+        due = {tp: s.to_commit for tp, s in self._partitions.items() if s.to_commit is not None}
+        if not due:
             return
         from kafka.structs import OffsetAndMetadata
 
-        offsets = {tp: OffsetAndMetadata(n, "", -1) for tp, n in self._to_commit.items()}
-        self._to_commit.clear()
+        offsets = {tp: OffsetAndMetadata(n, "", -1) for tp, n in due.items()}
+        for tp in due:
+            self._partitions[tp].to_commit = None
         try:
             self._consumer.commit_async(offsets=offsets)
         except Exception as exc:  # advisory: a failed commit changes nothing that matters
