@@ -4,7 +4,7 @@ appraisal (8.6) and who held a permission when (8.4).
 Routes translate HTTP into `projections.reads.ReadModels` calls and nothing more. A
 manager sees the obligations held by, or owed in, their units' subtree, and the scores of
 its people; HR reads scores and permission holders; auditors read everything of their
-tenant. A score download (CSV, XLSX) is recorded in the tenant's evidence-read audit
+tenant. A score download (CSV, XLSX, PDF) is recorded in the tenant's evidence-read audit
 trail, as every download of someone's evidence is.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import Response
 
 from api import work_models
@@ -22,13 +22,15 @@ from api.downloads import MEDIA, Read, answer, answer_recorded, filename
 from api.problems import AUTHENTICATED, ProblemError, problems
 from api.queries import CursorParam, From, Limit, To, _page, decode_cursor, parse_bound
 from api.responses import OrjsonResponse
-from ledger.adapters.score_rendering import scores_csv, scores_xlsx
+from ledger.adapters.labels import pick_lang
+from ledger.adapters.score_rendering import scores_csv, scores_pdf, scores_xlsx
 
 router = APIRouter(tags=["work"], responses=problems(*AUTHENTICATED, 422))
 
 SCORES_ROUTE = "/v1/scores"
-SCORE_EXPORTERS = {"csv": scores_csv, "xlsx": scores_xlsx}
-ScoreFormat = Annotated[Literal["json", "csv", "xlsx"], Query(description="json, csv or xlsx.")]
+SCORE_EXPORTERS = {"csv": scores_csv, "xlsx": scores_xlsx, "pdf": scores_pdf}
+ScoreFormat = Annotated[Literal["json", "csv", "xlsx", "pdf"],
+                        Query(description="json, csv, xlsx or pdf.")]
 
 
 @router.get(
@@ -58,13 +60,15 @@ def get_obligations(
 @router.get(
     SCORES_ROUTE, response_model=work_models.Scores, summary="Scores for appraisal",
     responses={200: {
-        "description": "Scores, in the format asked for (`format`); CSV and XLSX as an "
-                       "attachment named in Content-Disposition.",
+        "description": "Scores, in the format asked for (`format`); CSV, XLSX and PDF as "
+                       "an attachment named in Content-Disposition.",
         "content": {
             MEDIA["json"]: {"example": work_models.SCORES},
             MEDIA["csv"]: {"schema": {"type": "string"}, "example": work_models.SCORES_CSV},
             MEDIA["xlsx"]: {"schema": {"type": "string", "format": "binary"},
                             "example": "(an XLSX workbook)"},
+            MEDIA["pdf"]: {"schema": {"type": "string", "format": "binary"},
+                           "example": "(a PDF document)"},
         }}},
 )
 def get_scores(
@@ -74,8 +78,10 @@ def get_scores(
     scheme_id: Annotated[str | None, Query(description="Score on this scheme only (default: "
                                            "the latest defined of any scheme).")] = None,
     format: ScoreFormat = "json",
-    lang: Annotated[str | None, Query(description="Accepted for the console; the "
-                                      "document itself is not translated.")] = None,
+    lang: Annotated[str | None, Query(description="Language of the PDF: zh (default) or "
+                                      "en; without it, Accept-Language decides. Other "
+                                      "formats are not translated.")] = None,
+    accept_language: Annotated[str | None, Header(alias="Accept-Language")] = None,
 ) -> Response:
     """Per employee the penalty and bonus points over the period and their sum, each item
     traced to its liability or positive record and scored on the scheme version in force
@@ -89,6 +95,8 @@ def get_scores(
                     fmt=format)
     if format == "json":
         return answer(document, format, SCORE_EXPORTERS, name)
+    if format == "pdf":
+        document = {**document, "lang": pick_lang(lang, accept_language)}
     read = Read(caller.principal, SCORES_ROUTE, unit_id or "", from_, to)
     return answer_recorded(request, read, document, format, SCORE_EXPORTERS, name)
 

@@ -1,13 +1,15 @@
-"""Scores (docs/domain-rules.md, Scores for appraisal) as CSV and XLSX: one row per scored
-record, so every point is traced to the liability or positive record behind it; the XLSX
-adds a sheet per employee and per unit with the sums. Formula-safe like every export."""
+"""Scores (docs/domain-rules.md, Scores for appraisal) as CSV, XLSX and PDF: one row per
+scored record, so every point is traced to the liability or positive record behind it; the
+XLSX and PDF add the sums per employee and per unit. Formula-safe like every export."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from ledger.adapters.labels import DEFAULT_LANG, Lang, label, word
 from ledger.adapters.rendering import _cell, _csv_bytes, _sheet_rows, _xlsx_bytes
+from ledger.adapters.sheets import Column, pdf
 
 ITEM_HEADER = ("employee_id", "unit_id", "record", "record_id", "basis_or_kind", "case_id",
                "at", "points", "status", "scheme")
@@ -42,3 +44,61 @@ def scores_xlsx(doc: Mapping[str, Any]) -> bytes:
     _sheet_rows(workbook, "Units", ("unit_id", "name", "members", *SUM_HEADER), units)
     _sheet_rows(workbook, "Items", ITEM_HEADER, _item_rows(doc))
     return _xlsx_bytes(workbook)
+
+
+def _scheme(item: Mapping[str, Any]) -> str:
+    return f"{item['scheme_id']} v{item['scheme_version']}" if item.get("scheme_id") else ""
+
+
+def _field(name: str) -> Callable[[Mapping[str, Any]], Any]:
+    return lambda record: record.get(name)
+
+
+def _basis(item: Mapping[str, Any], lang: Lang) -> str:
+    if item.get("basis"):
+        return label("basis", item["basis"], lang)
+    return label("duty", item.get("kind"), lang)
+
+
+def _score_columns(lang: Lang) -> dict[str, list[Column]]:
+    sums: list[Column] = [(word(f"col.{c}", lang), _field(c), "text") for c in SUM_HEADER]
+    return {
+        "employees": [(word("col.employee_id", lang), lambda r: r.get("employee_id"), "text"),
+                      (word("col.unit_id", lang), lambda r: r.get("unit_id"), "text"), *sums],
+        "units": [(word("col.unit_id", lang), lambda r: r.get("unit_id"), "text"),
+                  (word("col.name", lang), lambda r: r.get("name"), "text"),
+                  (word("col.members", lang), lambda r: r.get("members"), "int"), *sums],
+        "items": [
+            (word("col.employee_id", lang), lambda r: r.get("employee_id"), "text"),
+            (word("col.record", lang), lambda r: label("record", r.get("record"), lang),
+             "text"),
+            (word("col.basis", lang), lambda r: _basis(r, lang), "text"),
+            (word("col.case_id", lang), lambda r: r.get("case_id"), "text"),
+            (word("col.at", lang), lambda r: r.get("at"), "time"),
+            (word("col.points", lang), lambda r: r.get("points"), "text"),
+            (word("col.status", lang), lambda r: label("score", r.get("status"), lang), "text"),
+            (word("col.scheme", lang), _scheme, "text"),
+            (word("col.record", lang) + " ID", lambda r: r.get("record_id"), "text"),
+        ],
+    }
+
+
+def scores_pdf(doc: Mapping[str, Any]) -> bytes:
+    """Sums per employee and per unit, then every scored record, in the document's
+    language; the look of the other PDFs (ledger/adapters/sheets.py `pdf`)."""
+    from ledger.adapters.rendering import FONT_NAME, _register_font
+
+    _register_font()
+    lang: Lang = str(doc.get("lang") or DEFAULT_LANG)
+    columns = _score_columns(lang)
+    items = [{**item, "employee_id": person["employee_id"]}
+             for person in doc.get("employees", []) for item in person.get("items", [])]
+    schemes = ", ".join(f"{s['scheme_id']} v{s['version']}" for s in doc.get("schemes") or [])
+    summary = [(word("sum.tenant", lang), doc.get("tenant")),
+               (word("sum.period", lang), f"{doc.get('from') or ''} – {doc.get('to') or ''}"),
+               *([(word("sum.unit", lang), doc["unit_id"])] if doc.get("unit_id") else []),
+               (word("sum.schemes", lang), schemes or word("sum.none", lang))]
+    tables = [(word("sheet.employees", lang), columns["employees"], doc.get("employees", [])),
+              (word("sheet.units", lang), columns["units"], doc.get("units", [])),
+              (word("sheet.score_items", lang), columns["items"], items)]
+    return pdf(word("title.scores", lang), summary, tables, lang, FONT_NAME)

@@ -123,6 +123,29 @@ def test_scores_download_as_csv_and_xlsx_and_the_download_is_audited(march: Serv
     assert [r["route"] for r in trail].count("/v1/scores") == 2
 
 
+def test_scores_download_as_a_pdf_in_chinese_or_english_with_page_numbers(
+    march: Service,
+) -> None:
+    import io
+
+    from pypdf import PdfReader
+
+    zh = march.client.get("/v1/scores", params={**MARCH, "format": "pdf"},
+                          headers=march.auth(Role.HR))
+    en = march.client.get("/v1/scores", params={**MARCH, "format": "pdf"},
+                          headers={**march.auth(Role.HR), "Accept-Language": "en"})
+    assert zh.status_code == en.status_code == 200
+    assert zh.headers["content-type"] == "application/pdf"
+    assert '.pdf"' in zh.headers["content-disposition"]
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(zh.content)).pages)
+    assert "考核积分" in text and "第 1 页 / 共" in text
+    assert "e-wu" in text and "-10" in text and "计分" in text
+    english = "".join(p.extract_text() for p in PdfReader(io.BytesIO(en.content)).pages)
+    assert "Scores for appraisal" in english and "Page 1 of" in english
+    trail = march.get("/v1/audit/evidence-reads")["items"]
+    assert [r["format"] for r in trail if r["route"] == "/v1/scores"].count("pdf") == 2
+
+
 def test_a_manager_sees_the_queue_of_their_units_with_what_is_due_soon(march: Service) -> None:
     queue = ObligationPage.model_validate(
         march.get("/v1/obligations", role=Role.MANAGER, unit="sales"))
