@@ -23,39 +23,10 @@ from ledger.adapters.validation import default_validator
 from ledger.application.recording import Ledger
 from ledger.config import Settings
 from tests.support.clock import FixedClock
-from tests.support.scenario import Scenario, act, event, policy, submit, tick
+from tests.support.powers import GRANTED, access, appeal, approve, decide, role
+from tests.support.scenario import Scenario, policy, submit, tick
 from tests.support.second_round import CLIMB, HOLIDAY_RETURN
 from tests.support.services import drop_store_tables, postgres_url
-
-GRANTED = "2026-01-02T00:00:00+08:00"
-
-
-def role(name: str, permissions: list[str], responsibilities: list[str]) -> dict[str, Any]:
-    return event(f"role-{name}", "ledger.access.role.defined", "2026-01-01T00:00:00+08:00",
-                 {"role": name, "permissions": permissions, "responsibilities": responsibilities})
-
-
-def access(employee: str, name: str, time: str, kind: str = "granted") -> dict[str, Any]:
-    return event(f"{kind}-{name}-{employee}-{time}", f"ledger.access.role.{kind}", time,
-                 {"employee_id": employee, "role": name})
-
-
-def approve(case: str, actor: str, time: str) -> dict[str, Any]:
-    return act(f"{case}-approved", "ledger.operation.approved", case, time, actor_id=actor,
-               target_id=case)
-
-
-def appeal(liability_id: str, actor: str, time: str, eid: str) -> dict[str, Any]:
-    return event(eid, "ledger.liability.appealed", time,
-                 {"liability_id": liability_id, "actor_id": actor, "reason": "approved orally"},
-                 source="hr/appeals")
-
-
-def decide(liability_id: str, actor: str, decision: str, time: str, eid: str) -> dict[str, Any]:
-    return event(eid, "ledger.appeal.decided", time,
-                 {"liability_id": liability_id, "actor_id": actor, "decision": decision,
-                  "reason": "checked"}, source="hr/appeals")
-
 
 #: Zhang approves returns (store-manager) but loses the role on 1 March and gets it back on
 #: 10 March; approvals on either side of that; Li's unreviewed returns, one appealed and
