@@ -38,7 +38,7 @@ from datetime import datetime
 from typing import Any
 
 from ledger.adapters.signing import KeyRing
-from ledger.application.evidence import BundleReport, EntryCheck, verify_bundle
+from ledger.application.evidence_check import BundleReport, EntryCheck, verify_bundle
 from ledger.domain.checkpoint import rfc3339_utc
 
 #: Fields of a shown object compared with the entry itself rather than its data.

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from ledger.adapters.signing import Signer
-from ledger.application.evidence import verify_bundle, verify_consistency_json
+from ledger.application.evidence_check import verify_bundle, verify_consistency_json
 from ledger.application.recording import Ledger
 from ledger.application.sealing import Sealer
 from ledger.domain.access import Role

@@ -19,7 +19,8 @@ from cli.main import app
 from consumers.batch import BatchRecorder
 from consumers.messages import InboundMessage
 from ledger.adapters.signing import Signer
-from ledger.application.evidence import Prover, verify_bundle
+from ledger.application.evidence import Prover
+from ledger.application.evidence_check import verify_bundle
 from ledger.application.file_ingest import ingest_file
 from ledger.application.recording import Ledger
 from ledger.application.sealing import Sealer

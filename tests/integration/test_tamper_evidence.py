@@ -27,7 +27,8 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from ledger.adapters.signing import Signer
-from ledger.application.evidence import Prover, verify_bundle, verify_consistency_json
+from ledger.application.evidence import Prover
+from ledger.application.evidence_check import verify_bundle, verify_consistency_json
 from ledger.application.recording import Ledger
 from ledger.application.sealing import LedgerDamagedError, Sealer
 from ledger.application.verification import StoreReport, TenantReport, verify_store

@@ -255,7 +255,7 @@ def test_a_proof_bundle_carries_the_cosigned_note_and_a_changed_note_fails_it(
     client: TestClient, signer: Signer, witness_key: Ed25519PrivateKey, clock: FixedClock,
     tmp_path: Path,
 ) -> None:
-    from ledger.application.evidence import verify_bundle
+    from ledger.application.evidence_check import verify_bundle
 
     post(client, *(envelope(f"e{i}") for i in range(4)))
     witness_for(tmp_path, client, witness_key, clock)()
