@@ -44,7 +44,8 @@ from ledger.application.document_check import verify_document
 from ledger.application.evidence import NotSealedError, Prover, resolve_event
 from ledger.application.handed_out import HandedOutCheck, check_handed_out, check_receipts
 from ledger.application.sealing import Sealer, tenants
-from ledger.application.verification import StoreReport, TenantReport, verify_store
+from ledger.application.verification import verify_store
+from ledger.application.verification_report import StoreReport, TenantReport
 from ledger.config import Settings
 
 console = Console()

@@ -31,7 +31,8 @@ from ledger.application.evidence import Prover
 from ledger.application.evidence_check import verify_bundle, verify_consistency_json
 from ledger.application.recording import Ledger
 from ledger.application.sealing import LedgerDamagedError, Sealer
-from ledger.application.verification import StoreReport, TenantReport, verify_store
+from ledger.application.verification import verify_store
+from ledger.application.verification_report import StoreReport, TenantReport
 from ledger.config import Settings
 from ledger.domain.chain import entry_hash
 from ledger.domain.checkpoint import checkpoint_stream_id
