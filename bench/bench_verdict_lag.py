@@ -310,7 +310,7 @@ def main() -> None:
     for workers in WORKERS:
         highest[workers] = None
         for fraction in FRACTIONS:
-            console.print(f"{workers} worker(s), {fraction:.1%} of COPY = "
+            console.print(f"{workers} worker(s), {fraction:.2%} of COPY = "
                           f"{copy_rate * fraction:,.0f} events/s for {SECONDS:.0f} s")
             step = {"fraction_of_copy": fraction,
                     **_retrying(functools.partial(_step, url, bootstrap, workers,
@@ -361,7 +361,7 @@ def _report(ceiling: dict[str, Any], steps: list[dict[str, Any]],
                    "verdicts/s", "per core-s", "holds"):
         table.add_column(column, justify="right")
     for s in steps:
-        table.add_row(str(s["workers"]), f"{s['fraction_of_copy']:.1%}",
+        table.add_row(str(s["workers"]), f"{s['fraction_of_copy']:.2%}",
                       f"{s['offered_events_per_s']:,}", str(s["lag_p50_s"]),
                       str(s["lag_p99_s"]), str(s["lag_growth_s"]),
                       str(s["verdicts_per_s"]), str(s["derived_events_per_core_s"]),
