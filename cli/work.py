@@ -154,7 +154,7 @@ def run_kafka(settings: Settings, worker: Worker, projections: Projections,
                 outage_pause(stop, exc)
                 continue
             if polled:
-                consumer.commit()  # after the work: a crash redelivers, harmlessly
+                _commit(consumer)
             if polled or relayed or read:
                 quiet_since = time.monotonic()
             elif until_idle and time.monotonic() - quiet_since > 3.0:
@@ -171,6 +171,17 @@ def _log_assignment(assignment: set[Any], held: set[int]) -> set[int]:
         log.info("partitions assigned: %s%s", sorted(now), " (relay and projections)"
                  if 0 in now else "")
     return now
+
+
+def _commit(consumer: Any) -> None:
+    """Offsets after the work: a crash redelivers, harmlessly. They are advisory (positions
+    are in the store), so a commit the broker cannot take now is left to the next one."""
+    from kafka.errors import KafkaError
+
+    try:
+        consumer.commit()
+    except KafkaError as exc:
+        log.warning("offsets not committed (next time): %s", describe(exc))
 
 
 def projection_guard(ledger: Ledger, settings: Settings) -> ProjectionGuard:
