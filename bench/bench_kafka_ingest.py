@@ -171,7 +171,7 @@ def _end_to_end_processes(
            "LEDGER_KAFKA_PARTITIONS": str(PARTITIONS),
            "LEDGER_KAFKA_GROUP": f"bench-{uuid.uuid4().hex[:8]}"}
     ledger_command = str(Path(sys.executable).parent / "ledger")  # the venv's entry point
-    command = [ledger_command, "consume", "--no-relay",
+    command = [ledger_command, "consume", "--no-relay", "--no-obligations",
                "--metrics-port", "-1", "--log-level", "WARNING"]
     started = time.perf_counter()
     processes = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE)
