@@ -33,21 +33,28 @@ broker refused as a record, goes as a *reference*: its key (if it fits), its rea
 source headers, `ledger.dlq.value: stored`, and a small JSON value naming the dead letter
 in the store, which holds the original bytes (`ledger dlq list --json`). So one letter can
 never hold up the ones after it (docs/decisions/0011-kafka-input-of-any-producer.md).
+
+Here the loop and its sessions; how a letter looks on the DLQ is consumers/dlq_records.py,
+what the broker says of the DLQ topic (its committed tail, its size limit) dlq_broker.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, cast
 
-import orjson
-
 from consumers.dead_letters import DEAD_LETTER_TOPIC, DeadLetterRecorded
+from consumers.dlq_broker import (
+    DEFAULT_MESSAGE_LIMIT,
+    REQUEST_OVERHEAD,
+    dlq_message_limit,
+    last_published,
+)
+from consumers.dlq_records import dlq_record
 from consumers.leader_lock import LeaderLock, leader_lock_for
 from consumers.observability import IngestMetrics
 from ledger.adapters.store import EventStore
@@ -55,180 +62,14 @@ from ledger.config import Settings
 
 log = logging.getLogger("consumers.relay")
 
-H_REASON = "ledger.dlq.reason"
-H_SOURCE_TOPIC = "ledger.dlq.source.topic"
-H_SOURCE_PARTITION = "ledger.dlq.source.partition"
-H_SOURCE_OFFSET = "ledger.dlq.source.offset"
-H_ID = "ledger.dlq.id"
-H_NOTIFICATION = "ledger.dlq.notification_id"
-H_SOURCE_LAST_OFFSET = "ledger.dlq.source.last_offset"
-#: `stored`: the value on the DLQ is a reference, the original bytes are in the store.
-H_VALUE = "ledger.dlq.value"
-LEDGER_HEADERS = (H_REASON, H_SOURCE_TOPIC, H_SOURCE_PARTITION, H_SOURCE_OFFSET, H_ID,
-                  H_NOTIFICATION, H_SOURCE_LAST_OFFSET, H_VALUE)
-#: What Kafka allows when a topic says nothing else (the broker's message.max.bytes).
-DEFAULT_MESSAGE_LIMIT = 1048588
 #: Broker errors that are about one record, not the broker: such a letter goes as a
 #: reference instead of failing its chunk again and again.
-_RECORD_ERRORS = ("MessageSizeTooLargeError", "RecordTooLargeError", "InvalidRecordError",
-                  "CorruptRecordError")
-
-
-def ledger_headers(letter: DeadLetterRecorded, notification_id: int) -> list[tuple[str, bytes]]:
-    """The reason and the source position of the message, and the letter's identity."""
-    headers = [
-        (H_REASON, orjson.dumps(letter.reasons)),
-        (H_SOURCE_TOPIC, letter.source_topic.encode()),
-        (H_SOURCE_PARTITION, str(letter.source_partition).encode()),
-        (H_SOURCE_OFFSET, str(letter.source_offset).encode()),
-        (H_ID, str(letter.originator_id).encode()),
-        (H_NOTIFICATION, str(notification_id).encode()),
-    ]
-    if letter.source_last_offset is not None:
-        headers.append((H_SOURCE_LAST_OFFSET, str(letter.source_last_offset).encode()))
-    return headers
-
-
-class NullValued(tuple):  # type: ignore[type-arg]
-    """A header whose value is null, as kafka-python's producer can send it.
-
-    Its `send()` insists on bytes values, while its record builder writes None as the
-    protocol's null (length -1). So the pair reads as `(name, b"")` where `send()` checks
-    it and unpacks as `(name, None)` where the builder writes it."""
-
-    def __new__(cls, name: str) -> NullValued:
-        return super().__new__(cls, (name, None))
-
-    def __getitem__(self, index: Any) -> Any:
-        value = super().__getitem__(index)
-        return b"" if value is None and index in (1, -1) else value
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter((super().__getitem__(0), None))
-
-
-class Headers(list):  # type: ignore[type-arg]
-    """Headers that may hold `NullValued` ones: false for the one place in kafka-python's
-    producer that sums header value lengths (a statistic) when the list is true."""
-
-    def __bool__(self) -> bool:
-        return bool(len(self)) and not any(type(h) is NullValued for h in self)
-
-
-def dlq_headers(
-    letter: DeadLetterRecorded, notification_id: int
-) -> list[tuple[str, bytes | None]]:
-    """The original headers (a null value stays null), then the ledger's."""
-    original: list[tuple[str, bytes | None]] = [
-        NullValued(name) if value is None else (name, value)
-        for name, value in letter.original_headers if name not in LEDGER_HEADERS]
-    return Headers([*original, *ledger_headers(letter, notification_id)])
-
-
-def reference_value(letter: DeadLetterRecorded, notification_id: int, why: str) -> bytes:
-    """The DLQ value of a letter sent as a reference to its stored copy."""
-    value = letter.value
-    return orjson.dumps({"stored_dead_letter": {
-        "id": str(letter.originator_id),
-        "notification_id": notification_id,
-        "why": why,
-        "value_bytes": None if value is None else len(value),
-        "value_sha256": None if value is None else hashlib.sha256(value).hexdigest(),
-    }})
-
-
-def dlq_record(
-    letter: DeadLetterRecorded, notification_id: int, limit: int,
-    size_of: Callable[[bytes | None, bytes | None, list[Any]], int],
-    refused: bool = False,
-) -> tuple[bytes | None, bytes | None, list[tuple[str, bytes | None]]]:
-    """(key, value, headers) of a letter on the DLQ: as it arrived if Kafka can carry it
-    in `limit` bytes, else a reference (module docstring)."""
-    key, value = letter.key, letter.value
-    headers = dlq_headers(letter, notification_id)
-    if key is None and value is None:
-        why = "a record needs a key or a value"
-    elif refused:
-        why = "the broker refused the record"
-    elif size_of(key, value, headers) > limit:
-        why = f"larger than the DLQ topic's max.message.bytes ({limit})"
-    else:
-        return key, value, headers
-    reference = reference_value(letter, notification_id, why)
-    stored: list[tuple[str, bytes | None]] = [(H_VALUE, b"stored")]
-    minimal = [*ledger_headers(letter, notification_id), *stored]
-    for candidate_key, candidate_headers in ((key, Headers([*headers, *stored])),
-                                             (key, minimal), (None, minimal)):
-        if size_of(candidate_key, reference, candidate_headers) <= limit:
-            return candidate_key, reference, candidate_headers
-    return None, reference, [*stored]
+RECORD_ERRORS = ("MessageSizeTooLargeError", "RecordTooLargeError", "InvalidRecordError",
+                 "CorruptRecordError")
 
 
 def transactional_id(store_name: str, dlq_topic: str) -> str:
     return f"ledger-dlq-relay.{store_name}.{dlq_topic}"
-
-
-# --- reading what is already on the DLQ --------------------------------------------------
-
-
-def last_published(bootstrap: str, dlq_topic: str, timeout_s: float = 30.0) -> int:
-    """The highest notification id among the committed messages on the DLQ topic (0: none).
-
-    Reads each partition's tail with `read_committed`, widening the window until it finds
-    a message of the relay (transaction markers take offsets too) or reaches the start.
-    """
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-        client_id="ledger-dlq-relay-tail",
-    )
-    deadline = time.monotonic() + timeout_s
-    try:
-        partitions = consumer.partitions_for_topic(dlq_topic)
-        if not partitions:
-            return 0
-        tps = [TopicPartition(dlq_topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
-        ends = consumer.end_offsets(tps)
-        begins = consumer.beginning_offsets(tps)
-        best = 0
-        for tp in tps:
-            window = 64
-            while True:
-                start = max(begins[tp], ends[tp] - window)
-                found = _read_range(consumer, tp, start, ends[tp], deadline)
-                if found is not None or start == begins[tp]:
-                    best = max(best, found or 0)
-                    break
-                window *= 8
-        return best
-    finally:
-        consumer.close(autocommit=False)
-
-
-def _read_range(consumer: Any, tp: Any, start: int, end: int, deadline: float) -> int | None:
-    if start >= end:
-        return None
-    consumer.pause(*consumer.assignment())
-    consumer.resume(tp)
-    consumer.seek(tp, start)
-    best: int | None = None
-    while consumer.position(tp) < end:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"reading the tail of {tp} took too long")
-        for records in consumer.poll(timeout_ms=500).values():
-            for record in records:
-                value = dict(record.headers or ()).get(H_NOTIFICATION)
-                if value is not None:
-                    best = max(best or 0, int(value))
-    return best
-
-
-# --- the relay ---------------------------------------------------------------------------
 
 
 class DeadLetterRelay:
@@ -351,7 +192,7 @@ class DeadLetterRelay:
         # init_transactions() settles the open transaction either way (module docstring).
         producer.flush(timeout=self.op_timeout_s)
         self._note_refused(sent)
-        _bounded(producer.commit_transaction, self.op_timeout_s, "commit")
+        bounded(producer.commit_transaction, self.op_timeout_s, "commit")
         self.position = batch[-1][0]
         if self.metrics is not None:
             self.metrics.published(self.dlq_topic, len(batch))
@@ -359,12 +200,11 @@ class DeadLetterRelay:
                                                   "up_to": self.position})
         return len(batch)
 
-
     def _note_refused(self, sent: list[tuple[int, Any]]) -> None:
         """Letters the broker refused as records go as references from now on; the
         chunk's transaction fails and the next session sends it again."""
         refused = [n for n, future in sent if future.failed()
-                   and type(future.exception).__name__ in _RECORD_ERRORS]
+                   and type(future.exception).__name__ in RECORD_ERRORS]
         if refused:
             self._refused.update(refused)
             log.warning("the broker refused dead letters as records; sending them as "
@@ -372,35 +212,7 @@ class DeadLetterRelay:
             raise RuntimeError(f"{len(refused)} dead letters refused by the broker")
 
 
-#: Room beyond one record for the request and batch headers around it.
-REQUEST_OVERHEAD = 16 * 1024
-
-
-def dlq_message_limit(bootstrap: str, dlq_topic: str) -> int:
-    """The DLQ topic's `max.message.bytes` (the broker's default when it cannot say)."""
-    from kafka import KafkaAdminClient
-    from kafka.admin import ConfigResource, ConfigResourceType
-
-    try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="ledger-dlq-relay",
-                                 request_timeout_ms=15000)
-    except Exception as exc:
-        log.warning("broker limits unknown; assuming the default", extra={"error": repr(exc)})
-        return DEFAULT_MESSAGE_LIMIT
-    try:
-        resource = ConfigResource(ConfigResourceType.TOPIC, dlq_topic,
-                                  {"max.message.bytes": None})
-        described = admin.describe_configs([resource], config_filter="all")
-        value = described["topic"][dlq_topic]["max.message.bytes"]["value"]
-        return int(value)
-    except Exception as exc:
-        log.warning("broker limits unknown; assuming the default", extra={"error": repr(exc)})
-        return DEFAULT_MESSAGE_LIMIT
-    finally:
-        admin.close()
-
-
-def _bounded(call: Callable[[], object], timeout_s: float, what: str) -> None:
+def bounded(call: Callable[[], object], timeout_s: float, what: str) -> None:
     """Run a blocking client call with a deadline (kafka-python gives some calls none)."""
     done = threading.Event()
     errors: list[BaseException] = []

@@ -377,7 +377,7 @@ def reconcile(
     """
     from cli.root import build_ledger
     from consumers.dlq import list_dead_letters
-    from consumers.relay import H_SOURCE_OFFSET, H_SOURCE_PARTITION
+    from consumers.dlq_records import H_SOURCE_OFFSET, H_SOURCE_PARTITION
 
     ledger = build_ledger(scenario.settings())
     try:

@@ -64,14 +64,14 @@ def produce(
     """kafka-python, acks=all, one message after the other (each its own batch)."""
     from kafka import KafkaProducer
 
-    from consumers.relay import Headers
+    from consumers.dlq_records import Headers
 
     producer = KafkaProducer(bootstrap_servers=BOOTSTRAP, acks="all", linger_ms=0,
                              max_block_ms=60000, **config)
     sent: list[Sent] = []
     try:
         for key, value, headers in messages:
-            headers = Headers(headers)  # may hold consumers.relay.NullValued ones
+            headers = Headers(headers)  # may hold consumers.dlq_records.NullValued ones
             meta = producer.send(topic, key=key, value=value, headers=headers,
                                  partition=partition).get(timeout=60)
             sent.append(Sent(key, value or b"", meta.partition, meta.offset))

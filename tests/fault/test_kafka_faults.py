@@ -251,7 +251,7 @@ def test_a_poison_batch_of_each_kind_across_a_kill_9_reconciles_exactly(
     same events in structured mode), a header name that is not UTF-8, a 1 MB poison
     message, a batch with a codec no client has and one with a failed CRC. One consumer
     is killed -9 midway; the next ends it. published = recorded + duplicates + dead letters."""
-    from consumers.relay import H_SOURCE_OFFSET, H_SOURCE_PARTITION
+    from consumers.dlq_records import H_SOURCE_OFFSET, H_SOURCE_PARTITION
     from tests.fault.producers import (
         RawName,
         binary_mode,

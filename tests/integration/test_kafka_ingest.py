@@ -24,8 +24,8 @@ from cli.main import app
 from cli.root import build_ledger
 from consumers.consumer import ConsumerOptions, LedgerConsumer
 from consumers.dlq import list_dead_letters, replay_dead_letters
+from consumers.dlq_records import H_REASON, H_SOURCE_OFFSET, H_SOURCE_PARTITION, H_SOURCE_TOPIC
 from consumers.observability import IngestMetrics
-from consumers.relay import H_REASON, H_SOURCE_OFFSET, H_SOURCE_PARTITION, H_SOURCE_TOPIC
 from consumers.service import ConsumeConfig, run_consume
 from ledger.adapters.store import EventStore
 from ledger.adapters.validation import DEFAULT_SCHEMAS_DIR, EventValidator

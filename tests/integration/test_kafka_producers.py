@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from cli.main import app
 from cli.root import build_ledger
 from consumers.dlq import list_dead_letters, replay_dead_letters, resolve_superseded
-from consumers.relay import H_SOURCE_LAST_OFFSET, H_SOURCE_OFFSET, H_VALUE, NullValued
+from consumers.dlq_records import H_SOURCE_LAST_OFFSET, H_SOURCE_OFFSET, H_VALUE, NullValued
 from tests.fault.harness import (
     KAFKA_WARNINGS,
     ConsumerProcess,

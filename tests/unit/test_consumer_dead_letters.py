@@ -8,8 +8,7 @@ import orjson
 
 from consumers.batch import tracking_name
 from consumers.dead_letters import dead_letter_id, dead_letter_of
-from consumers.messages import InboundMessage
-from consumers.relay import (
+from consumers.dlq_records import (
     H_ID,
     H_NOTIFICATION,
     H_REASON,
@@ -18,6 +17,7 @@ from consumers.relay import (
     H_SOURCE_TOPIC,
     dlq_headers,
 )
+from consumers.messages import InboundMessage
 from ledger.domain.recording import Reason
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)

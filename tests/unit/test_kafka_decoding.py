@@ -16,9 +16,9 @@ from kafka.structs import TopicPartition
 
 from cli.kafka import printable
 from consumers.dead_letters import dead_letter_of
+from consumers.dlq_records import H_VALUE, NullValued, dlq_record
 from consumers.fetching import TolerantPartitionRecords
 from consumers.messages import InboundMessage, binary_envelope, decode_message
-from consumers.relay import H_VALUE, NullValued, dlq_record
 from tests.fault.producers import RawName
 
 TP = TopicPartition("events", 0)
