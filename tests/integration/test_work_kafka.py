@@ -1,7 +1,7 @@
 """`ledger work` in Kafka mode on the real broker and PostgreSQL: the relay publishes the
 committed entries keyed by tenant, `ledger work` processes (a consumer group) derive the
 tenants Kafka assigns them, and the verdicts are exactly those of a single-process replay
-of the same events (same derived events, same order per case, none doubled)."""
+of the same events (the same derived events per case, none doubled, none lost)."""
 
 from __future__ import annotations
 
