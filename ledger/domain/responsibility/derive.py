@@ -217,8 +217,18 @@ def assessment_events(tenant: str, a: CaseAssessment) -> list[dict[str, Any]]:
             duty["unit_id"] = d.unit_id
         out.append(_envelope(tenant, DUTY_FULFILLED, d.key, d.at, a.case_id, duty, d.facts[0]))
     out += notice_events(tenant, a) + appeal_events(tenant, a)
-    out.sort(key=lambda e: (datetime.fromisoformat(e["time"]), e["id"]))
+    out.sort(key=_derivation_order)
     return out
+
+
+#: At one business time, an obligation is opened before it is due soon: the order a
+#: batch derives in must be the order separate batches would (ids alone sort it last).
+_CAUSAL_RANK = {"obligation.opened": 0, "obligation.due_soon": 1}
+
+
+def _derivation_order(event: dict[str, Any]) -> tuple[datetime, int, str]:
+    rank = _CAUSAL_RANK.get(str(event["type"]).removeprefix("ledger."), 2)
+    return datetime.fromisoformat(event["time"]), rank, event["id"]
 
 
 def notice_events(tenant: str, a: CaseAssessment) -> list[dict[str, Any]]:
