@@ -20,7 +20,7 @@ from fastapi import Query, Request
 from fastapi.responses import Response
 
 from api.problems import ProblemError
-from ledger.adapters.rendering import FontMissing
+from ledger.adapters.pdf_export import FontMissing
 from ledger.application.tokens import AuditTrail
 from ledger.domain.access import Principal
 from projections.documents import record_read

@@ -39,13 +39,11 @@ from api.problems import AUTHENTICATED, ProblemError, problems
 from api.queries import From, To, parse_bound
 from api.reports import AcceptLanguage, LangParam
 from api.responses import OrjsonResponse
+from ledger.adapters.csv_export import evidence_csv
 from ledger.adapters.labels import pick_lang
-from ledger.adapters.rendering import (
-    evidence_csv,
-    evidence_pdf,
-    evidence_xlsx,
-    render_evidence,
-)
+from ledger.adapters.pdf_export import evidence_pdf
+from ledger.adapters.rendering import render_evidence
+from ledger.adapters.xlsx_export import evidence_xlsx
 from ledger.domain.access import Capability, EvidenceRead, Principal
 from projections.documents import evidence_document
 

@@ -35,7 +35,9 @@ from api.query_models import (
 )
 from api.read_side import ReadSide, lifespan
 from api.responses import OrjsonResponse
-from ledger.adapters.rendering import units_csv, units_pdf, units_xlsx
+from ledger.adapters.csv_export import units_csv
+from ledger.adapters.pdf_export import units_pdf
+from ledger.adapters.xlsx_export import units_xlsx
 from projections.documents import unit_report
 from projections.reads import Bound, Cursor, Page, bound_from_text
 

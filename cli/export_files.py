@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from ledger.adapters.rendering import CombinedEvidence
+from ledger.adapters.combined_export import CombinedEvidence
 from projections.reads import Bound
 
 MANIFEST = "manifest.json"

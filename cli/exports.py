@@ -45,14 +45,10 @@ from cli.export_files import (
     written,
 )
 from cli.export_session import Session, check_selection, choose, err, os_user, session
+from ledger.adapters.combined_export import CombinedEvidence
 from ledger.adapters.labels import DEFAULT_LANG, Lang
-from ledger.adapters.rendering import (
-    CombinedEvidence,
-    FontMissing,
-    evidence_rows,
-    render_evidence,
-    render_units,
-)
+from ledger.adapters.pdf_export import FontMissing
+from ledger.adapters.rendering import evidence_rows, render_evidence, render_units
 from ledger.adapters.report_rendering import report_pdf, report_xlsx
 from ledger.application.tokens import TENANT_PATTERN
 from projections.documents import business_day, evidence_document, unit_report

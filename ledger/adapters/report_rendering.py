@@ -206,9 +206,9 @@ def _xlsx(doc: Doc, summary: Sequence[tuple[str, Any]], *names: str,
 
 def _pdf(doc: Doc, title: str, summary: Sequence[tuple[str, Any]], *names: str,
          progress: Progress | None = None, figures: Sequence[Any] = ()) -> bytes:
-    from ledger.adapters.rendering import FONT_NAME, _register_font
+    from ledger.adapters.pdf_export import FONT_NAME, register_font
 
-    _register_font()
+    register_font()
     return pdf(title, summary, _tables(doc, *names, for_pdf=True), lang_of(doc), FONT_NAME,
                progress, figures)
 
@@ -236,9 +236,9 @@ def units_xlsx(doc: Doc) -> bytes:
 
 def units_pdf(doc: Doc) -> bytes:
     from ledger.adapters.charts import ranking_chart
-    from ledger.adapters.rendering import FONT_NAME, _register_font
+    from ledger.adapters.pdf_export import FONT_NAME, register_font
 
-    _register_font()
+    register_font()
     units = sorted(doc.get("units") or [], key=lambda u: (u.get("rank") is None, u.get("rank")))
     figures = [ranking_chart(units, lang_of(doc), FONT_NAME)] if units else []
     return _pdf(doc, word("title.units", lang_of(doc)), units_summary(doc), "units",

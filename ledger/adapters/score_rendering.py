@@ -7,9 +7,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from ledger.adapters.csv_export import csv_bytes
+from ledger.adapters.export_cells import cell
 from ledger.adapters.labels import DEFAULT_LANG, Lang, label, word
-from ledger.adapters.rendering import _cell, _csv_bytes, _sheet_rows, _xlsx_bytes
-from ledger.adapters.sheets import Column, pdf
+from ledger.adapters.sheets import Column, pdf, xlsx_bytes
+from ledger.adapters.xlsx_export import sheet_rows
 
 ITEM_HEADER = ("employee_id", "unit_id", "record", "record_id", "basis_or_kind", "case_id",
                "at", "points", "status", "scheme")
@@ -21,14 +23,14 @@ def _item_rows(doc: Mapping[str, Any]) -> Iterator[list[str]]:
         for item in person.get("items", []):
             scheme = (f"{item['scheme_id']} v{item['scheme_version']}"
                       if item.get("scheme_id") else "")
-            yield [_cell(v) for v in (
+            yield [cell(v) for v in (
                 person["employee_id"], item.get("unit_id"), item["record"], item["record_id"],
                 item.get("basis") or item.get("kind"), item["case_id"], item["at"],
                 item["points"], item["status"], scheme)]
 
 
 def scores_csv(doc: Mapping[str, Any]) -> bytes:
-    return _csv_bytes(ITEM_HEADER, _item_rows(doc))
+    return csv_bytes(ITEM_HEADER, _item_rows(doc))
 
 
 def scores_xlsx(doc: Mapping[str, Any]) -> bytes:
@@ -36,14 +38,14 @@ def scores_xlsx(doc: Mapping[str, Any]) -> bytes:
 
     workbook = Workbook()
     workbook.remove(workbook.active)
-    people = [[_cell(p.get(c)) for c in ("employee_id", "unit_id", *SUM_HEADER)]
+    people = [[cell(p.get(c)) for c in ("employee_id", "unit_id", *SUM_HEADER)]
               for p in doc.get("employees", [])]
-    units = [[_cell(u.get(c)) for c in ("unit_id", "name", "members", *SUM_HEADER)]
+    units = [[cell(u.get(c)) for c in ("unit_id", "name", "members", *SUM_HEADER)]
              for u in doc.get("units", [])]
-    _sheet_rows(workbook, "Employees", ("employee_id", "unit_id", *SUM_HEADER), people)
-    _sheet_rows(workbook, "Units", ("unit_id", "name", "members", *SUM_HEADER), units)
-    _sheet_rows(workbook, "Items", ITEM_HEADER, _item_rows(doc))
-    return _xlsx_bytes(workbook)
+    sheet_rows(workbook, "Employees", ("employee_id", "unit_id", *SUM_HEADER), people)
+    sheet_rows(workbook, "Units", ("unit_id", "name", "members", *SUM_HEADER), units)
+    sheet_rows(workbook, "Items", ITEM_HEADER, _item_rows(doc))
+    return xlsx_bytes(workbook)
 
 
 def _scheme(item: Mapping[str, Any]) -> str:
@@ -86,9 +88,9 @@ def _score_columns(lang: Lang) -> dict[str, list[Column]]:
 def scores_pdf(doc: Mapping[str, Any]) -> bytes:
     """Sums per employee and per unit, then every scored record, in the document's
     language; the look of the other PDFs (ledger/adapters/sheets.py `pdf`)."""
-    from ledger.adapters.rendering import FONT_NAME, _register_font
+    from ledger.adapters.pdf_export import FONT_NAME, register_font
 
-    _register_font()
+    register_font()
     lang: Lang = str(doc.get("lang") or DEFAULT_LANG)
     columns = _score_columns(lang)
     items = [{**item, "employee_id": person["employee_id"]}

@@ -17,12 +17,9 @@ from openpyxl import load_workbook
 
 from api.app import create_app
 from api.queries import ReadSide
-from ledger.adapters.rendering import (
-    CombinedEvidence,
-    csv_safe,
-    render_evidence,
-    render_units,
-)
+from ledger.adapters.combined_export import CombinedEvidence
+from ledger.adapters.csv_export import csv_safe
+from ledger.adapters.rendering import render_evidence, render_units
 from ledger.application.recording import Ledger
 from ledger.config import Settings
 from ledger.domain.access import Role

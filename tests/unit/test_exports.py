@@ -11,19 +11,12 @@ import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from ledger.adapters import rendering as exports
-from ledger.adapters.rendering import (
-    CombinedEvidence,
-    evidence_csv,
-    evidence_pdf,
-    evidence_rows,
-    evidence_xlsx,
-    render_evidence,
-    render_units,
-    units_csv,
-    units_pdf,
-    units_xlsx,
-)
+from ledger.adapters.combined_export import CombinedEvidence
+from ledger.adapters.csv_export import evidence_csv, units_csv
+from ledger.adapters.pdf_export import evidence_pdf, units_pdf
+from ledger.adapters.rendering import evidence_rows, render_evidence, render_units
+from ledger.adapters.sheets import PDF_TABLE_ROWS
+from ledger.adapters.xlsx_export import evidence_xlsx, units_xlsx
 
 DOC: dict[str, Any] = {
     "tenant": "acme",
@@ -157,7 +150,7 @@ def big(rows: int) -> dict[str, Any]:
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "pdf"])
 def test_progress_counts_every_row_a_renderer_reports(fmt: str) -> None:
-    doc = big(exports.PDF_TABLE_ROWS * 2 + 7)  # several PDF tables
+    doc = big(PDF_TABLE_ROWS * 2 + 7)  # several PDF tables
     counted: list[int] = []
     render_evidence(doc, fmt, counted.append)
     assert sum(counted) == evidence_rows(doc, fmt) == len(doc["liabilities"]) + 1 + (
@@ -166,10 +159,10 @@ def test_progress_counts_every_row_a_renderer_reports(fmt: str) -> None:
 
 
 def test_a_long_pdf_keeps_every_row_and_markup_characters() -> None:
-    doc = big(exports.PDF_TABLE_ROWS + 1)
+    doc = big(PDF_TABLE_ROWS + 1)
     doc["liabilities"][-1] = {**doc["liabilities"][-1], "corrected_reason": "a < b & 张 > c"}
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(evidence_pdf(doc))).pages)
-    assert f"L-{exports.PDF_TABLE_ROWS}" in text and "L-0" in text
+    assert f"L-{PDF_TABLE_ROWS}" in text and "L-0" in text
     assert "a < b & 张 > c" in text
 
 

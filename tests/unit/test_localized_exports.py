@@ -11,7 +11,8 @@ from typing import Any
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from ledger.adapters.rendering import CombinedEvidence, render_evidence, render_units
+from ledger.adapters.combined_export import CombinedEvidence
+from ledger.adapters.rendering import render_evidence, render_units
 from ledger.adapters.report_rendering import units_pdf
 from tests.unit.test_exports import DOC, UNITS
 
