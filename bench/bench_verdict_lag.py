@@ -243,11 +243,25 @@ def _step(url: str, bootstrap: str, workers: int, rate: float) -> dict[str, Any]
         tracker.done.set()
         processes.stop([*work, *consumers, api])
         _drop_store(url, settings.store_name)
+        _delete_topics(bootstrap, "bench.lag." + settings.store_name.removeprefix("bench_lag_"))
     return {**_summary(events, tracker, rate, achieved, workers, cpu, rss, alive),
             "seconds_to_join_groups": round(joined, 1),
             "ledger_processes_cpu_seconds": round(all_cpu, 1),
             "verdicts_per_core_s_all_ledger_processes": round(len(events) / all_cpu)
             if all_cpu else None}
+
+
+def _delete_topics(bootstrap: str, prefix: str) -> None:
+    """The step's topics (events, entries, and the DLQ if one was made)."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        mine = [t for t in admin.list_topics() if t.startswith(prefix + ".")]
+        if mine:
+            admin.delete_topics(mine)
+    finally:
+        admin.close()
 
 
 def _caught_up(tracker: Tracker, events: int) -> bool:
