@@ -182,7 +182,10 @@ class Projections:
                       if n in self.projections}
             head = self.store.max_notification_id() if until is None else until
             positions = {n: p.view.position() for n, p in chosen.items()}
-            self._sync_memory({n: positions[n] for n, p in chosen.items() if p.stateful})
+            # Memory is rebuilt only for a view with entries to take: an idle start reads
+            # nothing, however long the ledger.
+            self._sync_memory({n: positions[n] for n, p in chosen.items()
+                               if p.stateful and positions[n] < head})
             processed = dict.fromkeys(chosen, 0)
             cursor = min(positions.values(), default=head)
             if cursor < head:

@@ -223,6 +223,8 @@ class ResponsibilityEngine:
 
     def derive_tenant(self, tenant: str) -> int:
         """Read and derive one batch of the tenant's new entries; entries read."""
+        if tenant not in self._tenants and not self.live and not self._has_news(tenant):
+            return 0  # not rebuilt from its history only to find nothing to do
         state = self._state(tenant)
         entries = self.store.entries(tenant, state.position, self.batch_size)
         if not entries:
@@ -252,6 +254,11 @@ class ResponsibilityEngine:
                 raise
         state.position = last
         return len(entries)
+
+    def _has_news(self, tenant: str) -> bool:
+        """Entries after the tenant's recorded position (one row read). Live, a tenant is
+        loaded anyway: its wall-clock deadlines are swept only while it is in memory."""
+        return bool(self.store.entries(tenant, derived_position(self.store, tenant), 1))
 
     def _state(self, tenant: str) -> TenantState:
         state = self._tenants.get(tenant)
