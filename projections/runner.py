@@ -7,10 +7,12 @@ its rows with the batch's last notification id as its tracking record, in one tr
 A projection therefore resumes after a restart from its own recorded position, and a
 projection being rebuilt does not hold the others back.
 
-Projections that keep state in memory (case chains, unit statistics) are brought up to
-their recorded position first, by replaying the entries they already reflect without
-writing; the runner remembers how far each one's memory goes, so a view advanced by
-another process (or dropped by a rebuild) is caught up or replayed from scratch.
+Projections that keep state in memory (case chains, unit statistics) keep it per tenant,
+loaded lazily: before a batch, each of its tenants not yet in memory has the entries the
+view already reflects replayed into it, without writing, so a start costs what the new
+entries' tenants hold, not the whole ledger. The runner remembers the view position its
+memory matches; a view advanced by another process (or dropped by a rebuild) makes it
+forget every tenant, reloaded as they come.
 
 The library's own `ProjectionRunner` processes one event per transaction and needs a
 subscription, which its SQLite recorder does not offer; batching is what makes a rebuild
@@ -127,8 +129,10 @@ class Projections:
         self._owns_store = owns_store
         self.guard = guard
         self._lock = threading.RLock()
-        #: How far each stateful projection's memory reflects the ledger (None: empty).
+        #: The view position each stateful projection's memory matches (None: empty).
         self._memory: dict[str, int | None] = {}
+        #: The tenants each stateful projection holds in memory.
+        self._loaded: dict[str, set[str]] = {}
         self.projections: dict[str, LedgerProjection] = {
             name: self._build(name) for name in checked_names(names)}
         #: The head reached by the last completed catch-up (for readers waiting on it).
@@ -273,6 +277,7 @@ class Projections:
         """`_process`, and with a guard, a failed batch taken one entry at a time, so the
         entry that fails is known, counted and, at the threshold, set aside."""
         entries = [e for _, e in pairs]
+        self._load_tenants(name, projection, entries)
         if self.guard is None:
             return self._process(name, projection, entries, last)
         try:
@@ -295,6 +300,7 @@ class Projections:
                 continue
             if projection.stateful:
                 self._sync_memory({name: recorded})
+                self._load_tenants(name, projection, [entry])
             try:
                 projection.process_batch(self.guard.keep(name, [entry]),
                                          Tracking(self.store_name, i))
@@ -319,40 +325,45 @@ class Projections:
 
     def _forget(self, name: str, projection: LedgerProjection) -> None:
         projection.reset()
+        self._loaded[name] = set()
         if projection.stateful:
             self._memory[name] = None
 
     def _sync_memory(self, targets: dict[str, int]) -> None:
-        """Replay into memory what each stateful view already reflects (no writes)."""
-        spans: dict[str, tuple[int, int]] = {}
+        """Memory that no longer matches a stateful view's recorded position is forgotten
+        (its tenants are reloaded as they come, `_load_tenants`)."""
         for name, recorded in targets.items():
-            projection = self.projections[name]
-            memory = self._memory.get(name)
-            if memory is None or memory > recorded:
-                projection.reset()
-                memory = 0
-            if memory < recorded:
-                spans[name] = (memory, recorded)
-            self._memory[name] = memory
-            projection.warmed = memory == recorded
-        if not spans:
-            return
-        cursor = min(start for start, _ in spans.values())
-        stop = max(end for _, end in spans.values())
-        while cursor < stop:
-            batch = self.store.entry_notifications(cursor, self.batch_size * 2, stop=stop)
-            if not batch:
-                break
-            for name, (start, end) in spans.items():
-                entries = [e for i, e in batch if start < i <= end]
-                if self.guard is not None:
-                    entries = self.guard.keep(name, entries)
-                if entries:
-                    self.projections[name].warm(entries)
-            cursor = batch[-1][0]
-        for name, (_, end) in spans.items():
-            self._memory[name] = end
+            if self._memory.get(name) != recorded:
+                self.projections[name].reset()
+                self._loaded[name] = set()
+                self._memory[name] = recorded
             self.projections[name].warmed = True
+
+    def _load_tenants(
+        self, name: str, projection: LedgerProjection, entries: Sequence[EntryRecorded],
+    ) -> None:
+        """Replay into memory, for each tenant of `entries` not held yet, its entries
+        before its first one here: those the view already reflects (a batch follows the
+        view's position, and a tenant's entries are committed in their order)."""
+        if not projection.stateful:
+            return
+        loaded = self._loaded.setdefault(name, set())
+        firsts: dict[str, int] = {}
+        for entry in entries:
+            firsts.setdefault(entry.tenant, entry.position)
+        for tenant, first in firsts.items():
+            if tenant in loaded:
+                continue
+            after = 0
+            while after < first - 1:
+                page = self.store.entries(tenant, after, min(self.batch_size, first - 1 - after))
+                if not page:
+                    break
+                after = page[-1].position
+                kept = self.guard.keep(name, page) if self.guard is not None else page
+                if kept:
+                    projection.warm(kept)
+            loaded.add(tenant)
 
     # --- rebuild, status, dumps ---------------------------------------------------------
 

@@ -112,6 +112,25 @@ def test_projections_resume_from_their_own_position_after_a_restart_without_doub
         [(2, 4)]
 
 
+def test_a_restarted_runner_loads_each_tenants_memory_as_its_entries_come_and_matches_a_rebuild(
+    ledger: Ledger, settings: Settings, projections: Projections
+) -> None:
+    first, second = worked_examples("acme"), worked_examples("globex")
+    record_all(ledger, first)
+    record_all(ledger, second[: len(second) // 2])
+    derive(ledger)
+    projections.catch_up()
+    record_all(ledger, [*second[len(second) // 2 :], LATE_TRANSFER])  # globex, then acme
+    derive(ledger)
+
+    restarted = make_projections(ledger, settings, batch_size=4)
+    restarted.catch_up()
+    resumed = restarted.dump()
+
+    restarted.rebuild()
+    assert restarted.dump() == resumed
+
+
 def test_a_batch_whose_read_position_is_refused_leaves_no_rows_behind(
     ledger: Ledger, settings: Settings, projections: Projections
 ) -> None:
