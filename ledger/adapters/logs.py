@@ -20,6 +20,8 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 #: Libraries whose INFO records are chatter (kafka-python logs every connection and
 #: group step); they are written from WARNING on unless DEBUG is asked for.
 CHATTY = ("kafka",)
+#: Loggers that servers configure with handlers of their own; ours replaces them.
+OWN_HANDLERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 
 class JsonFormatter(logging.Formatter):
@@ -67,4 +69,8 @@ def install_log_handler(
     quiet = max(root.level, logging.WARNING) if root.level > logging.DEBUG else root.level
     for name in CHATTY:
         logging.getLogger(name).setLevel(quiet)
+    for name in OWN_HANDLERS:  # uvicorn's default config gives these handlers of their own
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
     return handler

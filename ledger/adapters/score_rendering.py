@@ -10,8 +10,7 @@ from typing import Any
 from ledger.adapters.csv_export import csv_bytes
 from ledger.adapters.export_cells import cell
 from ledger.adapters.labels import DEFAULT_LANG, Lang, label, word
-from ledger.adapters.sheets import Column, pdf, xlsx_bytes
-from ledger.adapters.xlsx_export import sheet_rows
+from ledger.adapters.sheets import Column, pdf, sheet, xlsx_bytes
 
 ITEM_HEADER = ("employee_id", "unit_id", "record", "record_id", "basis_or_kind", "case_id",
                "at", "points", "status", "scheme")
@@ -34,18 +33,23 @@ def scores_csv(doc: Mapping[str, Any]) -> bytes:
 
 
 def scores_xlsx(doc: Mapping[str, Any]) -> bytes:
+    """The PDF's three tables as sheets of typed cells (points and sums are numbers)."""
     from openpyxl import Workbook
 
     workbook = Workbook()
     workbook.remove(workbook.active)
-    people = [[cell(p.get(c)) for c in ("employee_id", "unit_id", *SUM_HEADER)]
-              for p in doc.get("employees", [])]
-    units = [[cell(u.get(c)) for c in ("unit_id", "name", "members", *SUM_HEADER)]
-             for u in doc.get("units", [])]
-    sheet_rows(workbook, "Employees", ("employee_id", "unit_id", *SUM_HEADER), people)
-    sheet_rows(workbook, "Units", ("unit_id", "name", "members", *SUM_HEADER), units)
-    sheet_rows(workbook, "Items", ITEM_HEADER, _item_rows(doc))
+    lang: Lang = str(doc.get("lang") or DEFAULT_LANG)
+    columns = _score_columns(lang)
+    sheet(workbook, word("sheet.employees", lang), columns["employees"],
+          doc.get("employees", []))
+    sheet(workbook, word("sheet.units", lang), columns["units"], doc.get("units", []))
+    sheet(workbook, word("sheet.score_items", lang), columns["items"], _items(doc))
     return xlsx_bytes(workbook)
+
+
+def _items(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [{**item, "employee_id": person["employee_id"]}
+            for person in doc.get("employees", []) for item in person.get("items", [])]
 
 
 def _scheme(item: Mapping[str, Any]) -> str:
@@ -63,7 +67,7 @@ def _basis(item: Mapping[str, Any], lang: Lang) -> str:
 
 
 def _score_columns(lang: Lang) -> dict[str, list[Column]]:
-    sums: list[Column] = [(word(f"col.{c}", lang), _field(c), "text") for c in SUM_HEADER]
+    sums: list[Column] = [(word(f"col.{c}", lang), _field(c), "decimal") for c in SUM_HEADER]
     return {
         "employees": [(word("col.employee_id", lang), lambda r: r.get("employee_id"), "text"),
                       (word("col.unit_id", lang), lambda r: r.get("unit_id"), "text"), *sums],
@@ -77,7 +81,7 @@ def _score_columns(lang: Lang) -> dict[str, list[Column]]:
             (word("col.basis", lang), lambda r: _basis(r, lang), "text"),
             (word("col.case_id", lang), lambda r: r.get("case_id"), "text"),
             (word("col.at", lang), lambda r: r.get("at"), "time"),
-            (word("col.points", lang), lambda r: r.get("points"), "text"),
+            (word("col.points", lang), lambda r: r.get("points"), "decimal"),
             (word("col.status", lang), lambda r: label("score", r.get("status"), lang), "text"),
             (word("col.scheme", lang), _scheme, "text"),
             (word("col.record", lang) + " ID", lambda r: r.get("record_id"), "text"),
@@ -93,8 +97,7 @@ def scores_pdf(doc: Mapping[str, Any]) -> bytes:
     register_font()
     lang: Lang = str(doc.get("lang") or DEFAULT_LANG)
     columns = _score_columns(lang)
-    items = [{**item, "employee_id": person["employee_id"]}
-             for person in doc.get("employees", []) for item in person.get("items", [])]
+    items = _items(doc)
     schemes = ", ".join(f"{s['scheme_id']} v{s['version']}" for s in doc.get("schemes") or [])
     summary = [(word("sum.tenant", lang), doc.get("tenant")),
                (word("sum.period", lang), f"{doc.get('from') or ''} – {doc.get('to') or ''}"),

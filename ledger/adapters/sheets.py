@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -43,12 +44,27 @@ def _time(value: Any) -> datetime | None:
     return moment.replace(tzinfo=None)
 
 
+def _decimal(value: Any) -> int | float | None:
+    """Points are exact decimals in documents ("12.5"); a spreadsheet holds them as numbers."""
+    try:
+        exact = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    if not exact.is_finite():
+        return None
+    return int(exact) if exact == exact.to_integral_value() else float(exact)
+
+
 def typed(value: Any, kind: str) -> Any:
     """The cell value of `kind`: a number, a naive datetime, or text."""
     if value is None:
         return None
     if kind in ("int", "rate") and isinstance(value, int | float) and not isinstance(value, bool):
         return value
+    if kind == "decimal" and not isinstance(value, bool):
+        number = _decimal(value)
+        if number is not None:
+            return number
     if kind == "time":
         moment = _time(value)
         if moment is not None:

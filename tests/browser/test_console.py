@@ -174,7 +174,7 @@ def test_zhangs_evidence_lists_his_missed_reviews_and_each_export_downloads_a_re
     document = json.loads(downloaded["json"])
     assert document["employee_id"] == "e-zhang"
     assert {li["basis"] for li in document["liabilities"]} == {"review_missed"}
-    assert b"review_missed" in downloaded["csv"]
+    assert b"review missed" in downloaded["csv"]  # the console's language: labels, not codes
     assert downloaded["xlsx"].startswith(b"PK")  # a zip: the OOXML container
     assert downloaded["pdf"].startswith(b"%PDF")
 
