@@ -4,7 +4,8 @@ This is the heart of the exactly-once effect. For a batch of messages read from 
 topic partition, `BatchRecorder.record` calls `Ledger.record` ONCE with
 
 - the envelopes (structured or binary CloudEvents, consumers/messages.py); a message
-  without one (not JSON, undecodable) is passed as a placeholder the ledger rejects,
+  without one (not JSON, undecodable, or too large to be read at all) is passed as a
+  placeholder the ledger rejects,
 - `Tracking("kafka:<topic>:<partition>", <last offset>)`, and
 - a dead-letter factory that turns every rejected item into a `DeadLetterRecorded` with
   the ORIGINAL bytes of its message (found by the item's index in the batch),
@@ -17,6 +18,7 @@ during a rebalance), and the caller skips it.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
@@ -29,8 +31,10 @@ from consumers.messages import (
     InboundMessage,
     decode_message,
     identifiers,
+    message_size,
     parse_value,
     received_text,
+    too_large,
 )
 from ledger.adapters.clock import Clock
 from ledger.application.recording import Ledger, Prepared
@@ -104,10 +108,15 @@ class PreparedBatch:
 
 
 class BatchRecorder:
-    """Records partition batches through the ledger; knows nothing of Kafka clients."""
+    """Records partition batches through the ledger; knows nothing of Kafka clients.
 
-    def __init__(self, ledger: Ledger) -> None:
+    A message larger than `max_message_bytes` (value, key and headers; None: no limit) is
+    not parsed: it is dead-lettered as `message_too_large`, with its original bytes."""
+
+    def __init__(self, ledger: Ledger, max_message_bytes: int | None = None) -> None:
         self.ledger = ledger
+        self.max_message_bytes = max_message_bytes
+        self._limit = sys.maxsize if max_message_bytes is None else max_message_bytes
 
     def record(self, messages: Sequence[InboundMessage]) -> BatchResult:
         """Apply one batch (all from one partition, ascending offsets) in one transaction.
@@ -127,12 +136,17 @@ class BatchRecorder:
         items: list[object] = []
         texts: list[str | None] = []
         not_json: dict[int, Reason] = {}
+        limit = self._limit
+        value: object
         for index, message in enumerate(messages):
+            raw, key = message.value, message.key
             # Headers (binary mode) and undecodable records are rare: one branch for both.
             if message.headers or message.undecodable is not None:
-                value, problem = decode_message(message)
+                value, problem = self._decode(message)
+            elif len(raw or b"") + len(key or b"") > limit:  # the hot path's only added cost
+                value, problem = None, too_large(len(raw or b"") + len(key or b""), limit)
             else:
-                value, problem = parse_value(message.value)
+                value, problem = parse_value(raw)
             if problem is not None:
                 not_json[index] = problem
                 items.append(_NOT_JSON)
@@ -141,6 +155,15 @@ class BatchRecorder:
                 items.append(value)
                 texts.append(received_text(message))
         return PreparedBatch(messages, not_json, self.ledger.prepare(items, texts))
+
+    def _decode(self, message: InboundMessage) -> tuple[object, Reason | None]:
+        """A message with headers, or undecodable, read unless it is too large (what could
+        not be decoded keeps its own reason, whatever its size)."""
+        if message.undecodable is None:
+            size = message_size(message)
+            if size > self._limit:
+                return None, too_large(size, self._limit)
+        return decode_message(message)
 
     def apply(self, batch: PreparedBatch) -> BatchResult:
         """Append a prepared batch with its position and dead letters (see `record`)."""

@@ -65,6 +65,8 @@ class ConsumerOptions:
     linger_ms: int = 100
     session_timeout_ms: int = 10000
     max_partition_fetch_bytes: int = 4 * 1024 * 1024
+    #: A larger message is dead-lettered unread (rule message_too_large; consumers/batch.py).
+    max_message_bytes: int = 1024 * 1024
     client_id: str = "ledger-consume"
     commit_interval_s: float = 1.0
     max_backoff_s: float = 5.0
@@ -94,7 +96,7 @@ class LedgerConsumer:
         self.ledger = ledger
         self.options = options
         self.metrics = metrics or IngestMetrics()
-        self._recorder = BatchRecorder(ledger)
+        self._recorder = BatchRecorder(ledger, options.max_message_bytes)
         self._on_dead_letters = on_dead_letters or (lambda: None)
         self._partitions: dict[TP, PartitionState] = {}
         self._epochs = 0  # the source of every partition's epoch

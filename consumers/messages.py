@@ -157,6 +157,22 @@ def parse_value(value: bytes | None) -> tuple[object, Reason | None]:
         return None, Reason("invalid_json", "", f"the message value is not valid JSON: {exc}")
 
 
+def message_size(message: InboundMessage) -> int:
+    """The bytes a message carries: value, key, and each header's name and value (what
+    the size limit counts; Kafka's framing is not counted)."""
+    size = len(message.value or b"") + len(message.key or b"")
+    for name, value in message.headers:
+        size += len(name.encode("utf-8", "surrogateescape")) + len(value or b"")
+    return size
+
+
+def too_large(size: int, limit: int) -> Reason:
+    """Why a message was not read: it is larger than LEDGER_KAFKA_MAX_MESSAGE_BYTES."""
+    return Reason("message_too_large", "",
+                  f"the message carries {size} bytes (value, key and headers), more than "
+                  f"the limit of {limit} (LEDGER_KAFKA_MAX_MESSAGE_BYTES); it was not read")
+
+
 def received_text(message: InboundMessage) -> str | None:
     """The envelope's text as received: a structured-mode message's value, for a message
     whose envelope was read. A binary-mode event has no single text (its attributes are

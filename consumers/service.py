@@ -102,6 +102,7 @@ def run_consume(
             linger_ms=config.linger_ms,
             session_timeout_ms=settings.kafka_session_timeout_ms,
             max_partition_fetch_bytes=settings.kafka_max_partition_fetch_bytes,
+            max_message_bytes=settings.kafka_max_message_bytes,
             stall_after_s=settings.kafka_stall_after_s,
             client_id=config.client_id,
         ),

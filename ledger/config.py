@@ -93,6 +93,12 @@ class Settings(BaseSettings):
         default=4 * 1024 * 1024, ge=1024, description="Most bytes a consumer fetches (and "
         "holds unrecorded) per partition at a time."
     )
+    kafka_max_message_bytes: int = Field(
+        default=1024 * 1024, ge=1024,
+        description="Largest Kafka message `ledger consume` reads (value, key and header names "
+        "and values, in bytes); a larger one is not parsed: it is dead-lettered (rule "
+        "message_too_large) with its original bytes, and the rest of its batch is recorded.",
+    )
     consume_linger_ms: int = Field(
         default=100, ge=0, description="How long a partition batch may wait to fill up."
     )
