@@ -105,7 +105,8 @@ def test_an_employee_sums_penalties_and_bonuses_and_a_unit_its_members_at_the_ti
     scores = score_all(records, [V1])
     li = scores.employees["e-li"]
     assert (li.penalty, li.bonus, li.total) == tuple(map(Decimal, (7, 1, -6)))
-    assert (scores.units["sales"].penalty, scores.units["sales"].bonus) == tuple(map(Decimal, (5, 2)))
+    sales = scores.units["sales"]
+    assert (sales.penalty, sales.bonus) == tuple(map(Decimal, (5, 2)))
     assert scores.units["ops"].total == -2
 
 
