@@ -20,6 +20,8 @@ import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import cast
+from uuid import UUID
 
 from eventsourcing.persistence import Tracking
 
@@ -34,6 +36,7 @@ from ledger.application.quarantine import (
     quarantined_event,
 )
 from ledger.application.recording import AlreadyTracked, Ledger
+from ledger.domain.catalog import ENTRY_RELEASED
 from ledger.domain.events import ENTRY_KIND_DERIVED, EntryRecorded
 from ledger.domain.responsibility.assess import TenantView
 from ledger.domain.responsibility.derive import Emitted, derive
@@ -137,6 +140,7 @@ class ResponsibilityEngine:
         self._failures: dict[tuple[str, str], int] = {}
         self._dirty: set[str] = set()
         self._cursor: int | None = None
+        self._stream_tenants: dict[UUID, str] = {}
         self._recorded_cursor = 0
         self._last_error: BaseException | None = None
         #: Quarantines recorded by this engine (for metrics).
@@ -148,15 +152,26 @@ class ResponsibilityEngine:
         self._dirty.update(tenants)
 
     def discover(self) -> int:
-        """Read one page of the notification log: its tenants have new entries."""
+        """Read one page of the notification log: its tenants have new entries. Only the
+        rows' stream ids are read; a stream not seen before is named by its first entry."""
         if self._cursor is None:
             self._cursor = self._recorded_cursor = self.store.max_tracking_id(ENGINE_READER) or 0
-        batch = self.store.entry_notifications(self._cursor, self.batch_size)
-        for _, entry in batch:
-            self._dirty.add(entry.tenant)
+        batch = self.store.entry_streams(self._cursor, self.batch_size)
+        for stream in {stream for _, stream in batch}:
+            tenant = self._stream_tenants.get(stream) or self._tenant_of(stream)
+            if tenant is not None:
+                self._dirty.add(tenant)
         if batch:
             self._cursor = batch[-1][0]
         return len(batch)
+
+    def _tenant_of(self, stream: UUID) -> str | None:
+        first = self.store.stored_events(stream, 0, 1)
+        if not first:
+            return None
+        entry = cast(EntryRecorded, self.store.decode(first[0]))
+        self._stream_tenants[stream] = entry.tenant
+        return entry.tenant
 
     def _record_cursor(self) -> None:
         """Remember how far discovery went once every tenant it found is caught up, so a
@@ -256,9 +271,15 @@ class ResponsibilityEngine:
         return len(entries)
 
     def _has_news(self, tenant: str) -> bool:
-        """Entries after the tenant's recorded position (one row read). Live, a tenant is
-        loaded anyway: its wall-clock deadlines are swept only while it is in memory."""
-        return bool(self.store.entries(tenant, derived_position(self.store, tenant), 1))
+        """Entries after the tenant's recorded position that derivation acts on: an inbound
+        entry or a release. The engine's own output read back is not recorded as read, so
+        a derived tail (at most a batch or so) is usually there. Live, a tenant is loaded
+        anyway: its wall-clock deadlines are swept only while it is in memory."""
+        after = self.store.entries(tenant, derived_position(self.store, tenant),
+                                   self.batch_size)
+        return len(after) == self.batch_size or any(
+            e.kind != ENTRY_KIND_DERIVED or e.envelope.get("type") == ENTRY_RELEASED
+            for e in after)
 
     def _state(self, tenant: str) -> TenantState:
         state = self._tenants.get(tenant)

@@ -26,6 +26,13 @@ ROWS_HOLDING = (
     "ORDER BY originator_version"
 )
 
+#: The streams of a topic's rows after a notification id, in commit order (`{id}`: the
+#: dialect's notification id column), nothing decoded.
+STREAMS_AFTER = (
+    "SELECT {id} AS id, originator_id FROM {table} WHERE {id} > ? AND topic = ? "
+    "ORDER BY {id} LIMIT ?"
+)
+
 _SQLITE_FIRST_VERSIONS = (
     "SELECT originator_id, originator_version, topic, state FROM {table} "
     "WHERE originator_version = 1 AND originator_id IN ({marks})"
@@ -44,6 +51,9 @@ _POSTGRES_COPY = (
 
 
 class Dialect(Protocol):
+    #: The events table's notification id column.
+    notification_column: str
+
     def select(self, statement: str, params: tuple[Any, ...]) -> list[Any]:
         """Rows of a portable read-only statement on the events table."""
 
@@ -68,6 +78,8 @@ def copy_events(recorder: PostgresProcessRecorder) -> sql.Composed:
 
 
 class PostgresDialect:
+    notification_column = "notification_id"
+
     def __init__(self, recorder: PostgresProcessRecorder) -> None:
         self._recorder = recorder
         self._first_versions = sql.SQL(_POSTGRES_FIRST_VERSIONS).format(
@@ -109,6 +121,8 @@ class PostgresDialect:
 
 
 class SQLiteDialect:
+    notification_column = "rowid"
+
     def __init__(self, recorder: SQLiteProcessRecorder) -> None:
         self._recorder = recorder
 

@@ -17,7 +17,7 @@ import orjson
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, ProcessRecorder, StoredEvent
 
-from ledger.adapters.store.dialects import ROWS_HOLDING, STREAM_IDS, dialect_of
+from ledger.adapters.store.dialects import ROWS_HOLDING, STREAM_IDS, STREAMS_AFTER, dialect_of
 from ledger.adapters.store.rows import ENTRY_TOPIC
 from ledger.domain.checkpoint import CheckpointSigned, checkpoint_stream_id
 from ledger.domain.envelope import IdempotencyKey
@@ -173,6 +173,13 @@ class StoreReads:
             after, limit, stop=stop, topics=[ENTRY_TOPIC], inclusive_of_start=False
         )
         return [(n.id, self._entry(n)) for n in notifications]
+
+    def entry_streams(self, after: int, limit: int) -> list[tuple[int, UUID]]:
+        """(notification id, stream id) of ledger entries after notification id `after`,
+        in commit order, nothing decoded: which tenants' ledgers moved, cheaply."""
+        statement = STREAMS_AFTER.replace("{id}", self._dialect.notification_column)
+        rows = self._dialect.select(statement, (after, ENTRY_TOPIC, limit))
+        return [(int(row["id"]), UUID(str(row["originator_id"]))) for row in rows]
 
     def notifications(
         self, topics: Sequence[str], after: int = 0, limit: int = 1000
