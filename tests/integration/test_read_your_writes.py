@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
+from api.freshness import NotYetDerived, PositionWatch
 from ledger.application.derivation import ResponsibilityEngine
 from ledger.domain.access import Role
 from tests.integration.test_quarantine import CrashingEvaluator, tenant_events
@@ -50,6 +53,33 @@ def test_a_get_with_min_position_not_reached_in_time_is_503_with_retry_after(
     assert response.status_code == 503
     assert response.headers["Retry-After"]
     assert response.json()["code"] == "not-yet-derived"
+
+
+def test_many_waits_on_one_watcher_are_all_answered_once_derivation_and_the_views_reach_it(
+    service: Service,
+) -> None:
+    position = post(service, tenant_events("acme", poison=False))
+    watch = PositionWatch(service.ledger.store, lambda: service.projections, poll_s=0.01)
+    answered: list[str] = []
+
+    def wait() -> None:
+        watch.wait("acme", position, 10.0)
+        answered.append("ok")
+
+    waiters = [threading.Thread(target=wait) for _ in range(8)]
+    for waiter in waiters:
+        waiter.start()
+    service.settle()
+    for waiter in waiters:
+        waiter.join(15)
+    assert answered == ["ok"] * 8
+
+
+def test_a_wait_on_the_watcher_past_its_time_says_not_yet_derived(service: Service) -> None:
+    position = post(service, tenant_events("acme", poison=False))
+    watch = PositionWatch(service.ledger.store, lambda: service.projections, poll_s=0.01)
+    with pytest.raises(NotYetDerived):
+        watch.wait("acme", position, 0.2)
 
 
 def test_quarantined_cases_are_listed_for_admins_and_auditors(service: Service) -> None:
