@@ -44,7 +44,8 @@ from bench import processes
 from bench.bench_projections import _build, _clone, _drop_store, _template
 from bench.common import bench_database_url, write_results
 from bench.workload import workload
-from ledger.application.derivation import ENGINE_READER, engine_reader
+from ledger.application.derivation import engine_reader
+from ledger.application.discovery import ENGINE_READER
 from ledger.application.recording import Ledger
 from ledger.config import Settings
 from projections.reads import ReadModels

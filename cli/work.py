@@ -32,6 +32,7 @@ from projections.runner import Projections
 
 log = logging.getLogger("cli.work")
 IDLE_S = 0.2
+LAG_EVERY_S = 1.0
 
 
 def work_mode(settings: Settings) -> str:
@@ -47,6 +48,8 @@ class WorkMetrics:
                                    "worker.", registry=self.registry)
         self.derived = Counter("ledger_work_entries_read", "Tenant entries derived.",
                                registry=self.registry)
+        self._lagging: set[str] = set()
+        self._lag_read = 0.0
 
     def serve(self, port: int) -> None:
         if port > 0:
@@ -56,9 +59,15 @@ class WorkMetrics:
                 quarantined_before: int) -> None:
         self.derived.inc(read)
         self.quarantined.inc(engine.quarantined - quarantined_before)
-        for tenant in tenants:
+        # The lag costs two queries a tenant: measured once a second, not every round.
+        self._lagging |= tenants
+        if time.monotonic() - self._lag_read < LAG_EVERY_S:
+            return
+        self._lag_read = time.monotonic()
+        for tenant in sorted(self._lagging):
             head = engine.store.head(tenant).position
             self.lag.labels(tenant).set(max(0, head - derived_position(engine.store, tenant)))
+        self._lagging = set()
 
 
 class Worker:
@@ -149,6 +158,8 @@ def run_kafka(settings: Settings, worker: Worker, projections: Projections,
                 # A tenant that failed (an outage) stays dirty: retried without a message.
                 busy = tenants or leader or not worker.engine.idle
                 read = worker.round(tenants) if busy else 0
+                if not busy:  # the lag of the last tenants derived, once it is due
+                    worker.metrics.observe(worker.engine, set(), 0, worker.engine.quarantined)
             except Exception as exc:
                 worker.engine.mark_dirty(tenants)
                 outage_pause(stop, exc)

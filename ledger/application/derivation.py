@@ -15,18 +15,16 @@ evicted and rebuilt from their ledger when next needed.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import cast
-from uuid import UUID
 
 from eventsourcing.persistence import Tracking
 
 from ledger.adapters.clock import Clock
-from ledger.adapters.store import AppendConflict, EventStore
+from ledger.adapters.store import EventStore
+from ledger.application.discovery import Discovery
 from ledger.application.quarantine import (
     DERIVATION,
     QuarantineBook,
@@ -48,8 +46,6 @@ from ledger.domain.responsibility.tenant import TenantFacts
 from ledger.domain.responsibility.verdicts import CaseAssessment
 from ledger.errors import LedgerError
 
-#: Tracking name of the discovery cursor over the notification log (embedded mode).
-ENGINE_READER = "responsibility-engine"
 _END_OF_TIME = datetime.max.replace(tzinfo=UTC)
 log = logging.getLogger(__name__)
 
@@ -139,9 +135,7 @@ class ResponsibilityEngine:
         self._tenants: OrderedDict[str, TenantState] = OrderedDict()
         self._failures: dict[tuple[str, str], int] = {}
         self._dirty: set[str] = set()
-        self._cursor: int | None = None
-        self._stream_tenants: dict[UUID, str] = {}
-        self._recorded_cursor = 0
+        self._discovery = Discovery(self.store, batch_size)
         self._last_error: BaseException | None = None
         #: Quarantines recorded by this engine (for metrics).
         self.quarantined = 0
@@ -152,36 +146,12 @@ class ResponsibilityEngine:
         self._dirty.update(tenants)
 
     def discover(self) -> int:
-        """Read one page of the notification log: its tenants have new entries. Only the
-        rows' stream ids are read; a stream not seen before is named by its first entry."""
-        if self._cursor is None:
-            self._cursor = self._recorded_cursor = self.store.max_tracking_id(ENGINE_READER) or 0
-        batch = self.store.entry_streams(self._cursor, self.batch_size)
-        for stream in {stream for _, stream in batch}:
-            tenant = self._stream_tenants.get(stream) or self._tenant_of(stream)
-            if tenant is not None:
-                self._dirty.add(tenant)
-        if batch:
-            self._cursor = batch[-1][0]
-        return len(batch)
-
-    def _tenant_of(self, stream: UUID) -> str | None:
-        first = self.store.stored_events(stream, 0, 1)
-        if not first:
-            return None
-        entry = cast(EntryRecorded, self.store.decode(first[0]))
-        self._stream_tenants[stream] = entry.tenant
-        return entry.tenant
+        """Read one page of the notification log: its tenants have new entries."""
+        return self._discovery.next_page(self._dirty)
 
     def _record_cursor(self) -> None:
-        """Remember how far discovery went once every tenant it found is caught up, so a
-        restart does not rediscover from the beginning (late is harmless: rediscovered
-        tenants read nothing new)."""
-        if self._dirty or self._cursor is None or self._cursor <= self._recorded_cursor:
-            return
-        with contextlib.suppress(AppendConflict):  # another engine recorded it (or further)
-            self.store.append([], Tracking(ENGINE_READER, self._cursor))
-        self._recorded_cursor = self._cursor
+        if not self._dirty:
+            self._discovery.record()
 
     # --- rounds -----------------------------------------------------------------------
 
@@ -255,7 +225,10 @@ class ResponsibilityEngine:
             self._unload(tenant)  # memory may hold half the batch: rebuilt from the ledger
             raise
         last = entries[-1].position
-        if derived or any(e.kind != ENTRY_KIND_DERIVED for e in entries):
+        # Reading back its own output is not recorded (a write per round), unless a full
+        # batch of it: so what is left unrecorded is less than a batch (`_has_news`).
+        full = len(entries) == self.batch_size
+        if derived or full or any(e.kind != ENTRY_KIND_DERIVED for e in entries):
             try:
                 self.ledger.record_derived(derived, Tracking(engine_reader(tenant), last))
             except AlreadyTracked:
@@ -462,7 +435,7 @@ class ResponsibilityEngine:
         return state.facts.assess(case_id, self.watermark(tenant))
 
     def status(self) -> EngineStatus:
-        return EngineStatus(self._cursor or 0, self.store.max_notification_id(),
+        return EngineStatus(self._discovery.cursor or 0, self.store.max_notification_id(),
                             len(self._tenants))
 
     def tenants_in_memory(self) -> int:
