@@ -299,7 +299,10 @@ def test_a_surplus_member_is_idle_without_churning_the_group_and_hands_back_clea
                        60, "the remaining member holding the partition again")
     finally:
         scenario.cleanup()
-    assert first.snapshot()["totals"]["reconnects"] == 0
+    # Churn would be reconnect after reconnect. One is the stall watch doing its job: when the
+    # leaving member's LeaveGroup is refused (UnknownMemberIdError), kafka-python can leave
+    # this member unassigned while the partition belongs to nobody, until it rejoins afresh.
+    assert first.snapshot()["totals"]["reconnects"] <= 1
     assert first.snapshot()["totals"]["recorded"] + second.snapshot()["totals"]["recorded"] \
         == len(valid)
 
