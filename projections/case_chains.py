@@ -22,10 +22,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from ledger.domain.events import EntryRecorded
-from ledger.domain.responsibility.assess import TenantView
 from ledger.domain.responsibility.documents import chain_document
 from ledger.domain.responsibility.facts import Fact
 from ledger.domain.responsibility.tenant import TenantFacts
+from ledger.domain.responsibility.view import TenantView
 from projections.base import (
     LedgerProjection,
     ProjectionContext,

@@ -36,7 +36,6 @@ from ledger.application.quarantine import (
 from ledger.application.recording import AlreadyTracked, Ledger
 from ledger.domain.catalog import ENTRY_RELEASED
 from ledger.domain.events import ENTRY_KIND_DERIVED, EntryRecorded
-from ledger.domain.responsibility.assess import TenantView
 from ledger.domain.responsibility.derive import Emitted, derive
 from ledger.domain.responsibility.facts import Fact
 from ledger.domain.responsibility.obligations import DEFAULT_LEAD
@@ -44,6 +43,7 @@ from ledger.domain.responsibility.policy_check import IN_PROCESS
 from ledger.domain.responsibility.rules import RuleEvaluator
 from ledger.domain.responsibility.tenant import TenantFacts
 from ledger.domain.responsibility.verdicts import CaseAssessment
+from ledger.domain.responsibility.view import TenantView
 from ledger.errors import LedgerError
 
 _END_OF_TIME = datetime.max.replace(tzinfo=UTC)

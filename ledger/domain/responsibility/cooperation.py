@@ -27,7 +27,7 @@ from ledger.domain.responsibility.verdicts import (
 )
 
 if TYPE_CHECKING:
-    from ledger.domain.responsibility.assess import TenantView
+    from ledger.domain.responsibility.view import TenantView
 
 
 def party_name(party: Mapping[str, str]) -> str:

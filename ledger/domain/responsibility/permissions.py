@@ -16,7 +16,7 @@ from ledger.domain.responsibility.facts import Fact
 from ledger.domain.responsibility.verdicts import CaseAssessment, Liability, Violation
 
 if TYPE_CHECKING:
-    from ledger.domain.responsibility.assess import TenantView
+    from ledger.domain.responsibility.view import TenantView
 
 PERMISSION_POLICY = "@permission"
 GUARDED_ACTS = ("ledger.operation.approved", "ledger.decision.overridden")

@@ -8,10 +8,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ledger.domain.responsibility.appeals import APPEAL_TYPES
-from ledger.domain.responsibility.assess import TenantView, assess_case
+from ledger.domain.responsibility.assess import assess_case
 from ledger.domain.responsibility.facts import Fact
 from ledger.domain.responsibility.org import DEFINITION_TYPES, ORG_TYPES
 from ledger.domain.responsibility.verdicts import CaseAssessment
+from ledger.domain.responsibility.view import TenantView
 
 REFERENCE_FIELDS = ("target_id", "violation_id")
 
