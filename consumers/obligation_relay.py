@@ -38,6 +38,7 @@ import orjson
 from eventsourcing.persistence import Tracking
 
 from consumers.leader_lock import LeaderLock, leader_lock_for
+from consumers.topic_tail import highest_stamp
 from ledger.adapters.store import AppendConflict, EventStore
 from ledger.config import Settings
 from ledger.domain.events import ENTRY_KIND_DERIVED, EntryRecorded
@@ -103,50 +104,8 @@ def transactional_id(store_name: str, topic: str) -> str:
 
 def last_published(bootstrap: str, topic: str, timeout_s: float = 30.0) -> int:
     """The highest notification id among the committed messages on the topic (0: none)."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                             enable_auto_commit=False, isolation_level="read_committed",
-                             client_id="ledger-obligation-relay-tail")
-    deadline = time.monotonic() + timeout_s
-    try:
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            return 0
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
-        ends, begins = consumer.end_offsets(tps), consumer.beginning_offsets(tps)
-        best = 0
-        for tp in tps:
-            window = 64
-            while True:  # transaction markers take offsets too: widen until a message
-                start = max(begins[tp], ends[tp] - window)
-                found = _tail(consumer, tp, start, ends[tp], deadline)
-                if found is not None or start == begins[tp]:
-                    best = max(best, found or 0)
-                    break
-                window *= 8
-        return best
-    finally:
-        consumer.close(autocommit=False)
-
-
-def _tail(consumer: Any, tp: Any, start: int, end: int, deadline: float) -> int | None:
-    if start >= end:
-        return None
-    consumer.pause(*consumer.assignment())
-    consumer.resume(tp)
-    consumer.seek(tp, start)
-    best: int | None = None
-    while consumer.position(tp) < end:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"reading the tail of {tp} took too long")
-        for records in consumer.poll(timeout_ms=500).values():
-            for record in records:
-                value = dict(record.headers or ()).get(H_NOTIFICATION)
-                if value is not None:
-                    best = max(best or 0, int(value))
-    return best
+    return highest_stamp(bootstrap, topic, H_NOTIFICATION, "ledger-obligation-relay-tail",
+                         timeout_s)
 
 
 class ObligationRelay:
