@@ -19,7 +19,8 @@ from ledger.adapters.rule_sandbox import SandboxConfig, shared_sandbox
 from ledger.application.recording import Ledger
 from ledger.config import Settings
 from projections.reads import ReadModels
-from projections.runner import Projections, ProjectionWorker
+from projections.runner import Projections
+from projections.worker import ProjectionWorker
 
 
 class ReadSide:
