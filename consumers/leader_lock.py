@@ -5,6 +5,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -97,3 +100,38 @@ def leader_lock_for(settings: Settings, dlq_topic: str) -> LeaderLock:
     if settings.database_url:
         return PostgresLeaderLock(settings.database_url, name)
     return FileLeaderLock(settings.home / f"{settings.store_name}.{dlq_topic}.relay.lock")
+
+
+def run_as_leader(
+    lock: LeaderLock,
+    session: Callable[[threading.Event, float | None], None],
+    stop: threading.Event,
+    until_idle_s: float | None,
+    what: str,
+    deadline: float | None = None,
+) -> None:
+    """An outbox relay's loop: work only while holding `lock`, start a session over after a
+    failure (with backoff), and, with `until_idle_s`, end after one session or when another
+    relay holds the lock (it publishes what is left). `deadline` (monotonic): give up then."""
+    failures = 0
+    while not stop.is_set():
+        if deadline is not None and time.monotonic() >= deadline:
+            log.warning("%s gave up for now; the rest waits in the store", what)
+            return
+        if not lock.acquire():
+            if until_idle_s is not None:
+                return
+            stop.wait(2.0)
+            continue
+        try:
+            session(stop, until_idle_s)
+            if until_idle_s is not None:
+                return
+            failures = 0
+        except Exception as exc:
+            failures += 1
+            log.warning("%s session ended; starting over", what,
+                        extra={"error": repr(exc), "attempt": failures})
+            stop.wait(min(5.0, 0.5 * 2 ** min(failures, 4)))
+        finally:
+            lock.release()

@@ -37,7 +37,7 @@ from typing import Any
 import orjson
 from eventsourcing.persistence import Tracking
 
-from consumers.leader_lock import LeaderLock, leader_lock_for
+from consumers.leader_lock import LeaderLock, leader_lock_for, run_as_leader
 from consumers.topic_tail import highest_stamp
 from ledger.adapters.store import AppendConflict, EventStore
 from ledger.config import Settings
@@ -126,25 +126,7 @@ class ObligationRelay:
 
     def run(self, stop: threading.Event, until_idle_s: float | None = None) -> None:
         """Relay until `stop` (with `until_idle_s`: until nothing came for that long)."""
-        failures = 0
-        while not stop.is_set():
-            if not self.lock.acquire():
-                if until_idle_s is not None:
-                    return  # another relay is working; it publishes what is left
-                stop.wait(2.0)
-                continue
-            try:
-                self._session(stop, until_idle_s)
-                if until_idle_s is not None:
-                    return
-                failures = 0
-            except Exception as exc:
-                failures += 1
-                log.warning("obligation relay session ended; starting over",
-                            extra={"error": repr(exc), "attempt": failures})
-                stop.wait(min(5.0, 0.5 * 2 ** min(failures, 4)))
-            finally:
-                self.lock.release()
+        run_as_leader(self.lock, self._session, stop, until_idle_s, "obligation relay")
 
     def _session(self, stop: threading.Event, until_idle_s: float | None) -> None:
         from kafka import KafkaProducer

@@ -55,7 +55,7 @@ from consumers.dlq_broker import (
     last_published,
 )
 from consumers.dlq_records import dlq_record
-from consumers.leader_lock import LeaderLock, leader_lock_for
+from consumers.leader_lock import LeaderLock, leader_lock_for, run_as_leader
 from consumers.observability import IngestMetrics
 from ledger.adapters.store import EventStore
 from ledger.config import Settings
@@ -112,30 +112,9 @@ class DeadLetterRelay:
         """Relay until `stop` (or, with `until_idle_s`, until nothing is left that long;
         with `give_up_after_s`, no longer than that: what is left stays in the store for
         the next relay)."""
-        failures = 0
         deadline = None if give_up_after_s is None else time.monotonic() + give_up_after_s
-        while not stop.is_set():
-            if deadline is not None and time.monotonic() >= deadline:
-                log.warning("relay gave up for now; the rest waits in the store",
-                            extra={"published_up_to": self.position})
-                return
-            if not self.lock.acquire():
-                if until_idle_s is not None:
-                    return  # another relay is working; it will publish what is left
-                stop.wait(2.0)
-                continue
-            try:
-                self._session(stop, until_idle_s)
-                if until_idle_s is not None:
-                    return
-                failures = 0
-            except Exception as exc:
-                failures += 1
-                log.warning("relay session ended; starting over",
-                            extra={"error": repr(exc), "attempt": failures})
-                stop.wait(min(5.0, 0.5 * 2 ** min(failures, 4)))
-            finally:
-                self.lock.release()
+        run_as_leader(self.lock, self._session, stop, until_idle_s, "dead-letter relay",
+                      deadline)
 
     def _session(self, stop: threading.Event, until_idle_s: float | None) -> None:
         from kafka import KafkaProducer
