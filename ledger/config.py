@@ -213,8 +213,16 @@ class Settings(BaseSettings):
         default=2, ge=1, description="Worker processes that evaluate policy rules."
     )
     rule_budget_ms: int = Field(
-        default=200, ge=1, description="Wall time one rule evaluation may take; past it the "
-        "worker is killed and the rule 'could not be evaluated within budget'."
+        default=200, ge=1, description="CPU time a rule worker may spend on one evaluation "
+        "(time it waits for a core is not counted, so a busy machine does not change a "
+        "verdict); past it the worker is killed and the rule 'could not be evaluated within "
+        "budget'."
+    )
+    rule_wall_cap_ms: int = Field(
+        default=10_000, ge=1, description="Wall time one rule evaluation may take however "
+        "little CPU it got (a worker stopped or starved for ever); past it the worker is "
+        "killed and the rule 'could not be evaluated within budget (wall-time cap ...)'. "
+        "Keep it far above LEDGER_RULE_BUDGET_MS."
     )
     rule_memory_mb: int = Field(
         default=512, ge=0, description="Address space of a rule worker process (0: no cap)."

@@ -3,13 +3,16 @@ responsibility chain."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from ledger.domain.responsibility import appeals, obligations, permissions, policy_check
 from ledger.domain.responsibility.chain_links import links, source
 from ledger.domain.responsibility.controls import assess_inspections, assess_overrides
 from ledger.domain.responsibility.facts import Fact
+from ledger.domain.responsibility.rules import RuleOutcome, Verdict
 from ledger.domain.responsibility.steps import assess_steps
 from ledger.domain.responsibility.verdicts import (
     CaseAssessment,
@@ -53,6 +56,29 @@ def assess_case(
 
 
 # --- policies and supervisor duty (5.2, 5.3) ---------------------------------------------
+
+
+def rule_checks(facts: Sequence[Fact], tenant: TenantView) -> list[tuple[str, Mapping[str, Any]]]:
+    """The (rule, payload) pairs `assess_case` evaluates for these facts, so an evaluator
+    can evaluate them ahead, all at once. Found by running `_assess_violations` itself with
+    an evaluator that writes them down (and lets every rule hold), so the two cannot
+    disagree; facts that `assess_case` leaves out first (unauthorised acts) are never
+    submissions, so they change nothing here."""
+    asked = _AskedRules()
+    _assess_violations("", facts, replace(tenant, evaluator=asked), None,
+                       CaseAssessment(""), {}, [])
+    return asked.pairs
+
+
+class _AskedRules:
+    """A `RuleEvaluator` that records what it is asked, and says every rule holds."""
+
+    def __init__(self) -> None:
+        self.pairs: list[tuple[str, Mapping[str, Any]]] = []
+
+    def evaluate(self, rule: str, payload: Mapping[str, Any]) -> RuleOutcome:
+        self.pairs.append((rule, payload))
+        return RuleOutcome(Verdict.HOLDS)
 
 
 def _assess_violations(

@@ -10,11 +10,11 @@ composition root binds to something that contains a crash or a runaway.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 #: The CEL macros that iterate over a list or map (their body runs once per element).
 COMPREHENSIONS = frozenset({"all", "exists", "exists_one", "map", "filter"})
@@ -60,9 +60,20 @@ class RuleOutcome:
 
 
 class RuleEvaluator(Protocol):
-    """Evaluates a CEL rule over `payload`, bound to the name `payload`."""
+    """Evaluates a CEL rule over `payload`, bound to the name `payload`.
+
+    An evaluator may also offer `prefetch(pairs)` (see `PrefetchingEvaluator`): evaluate
+    many (rule, payload) pairs ahead, at once, so that the `evaluate` calls that follow are
+    answered from its cache. It is optional: call it through `policy_check.prefetch`."""
 
     def evaluate(self, rule: str, payload: Mapping[str, Any]) -> RuleOutcome: ...
+
+
+@runtime_checkable
+class PrefetchingEvaluator(RuleEvaluator, Protocol):
+    """A `RuleEvaluator` that can evaluate many pairs ahead of the `evaluate` calls."""
+
+    def prefetch(self, pairs: Iterable[tuple[str, Mapping[str, Any]]]) -> None: ...
 
 
 def reason(rule: str, payload: Mapping[str, Any], outcome: RuleOutcome) -> str | None:
