@@ -19,7 +19,7 @@ import pytest
 from ledger.adapters.rule_sandbox import SandboxConfig, SandboxedEvaluator
 from ledger.domain.responsibility.policy_check import evaluate_rule
 from ledger.domain.responsibility.rules import RuleLimits, RuleOutcome, Verdict
-from tests.hostile.test_policy_rules import QUADRATIC
+from tests.hostile.test_policy_rules import QUADRATIC, crash_on_boom
 
 HOLDS = "payload.x <= 3"
 RUNAWAY = (QUADRATIC, {"xs": list(range(3000))})
@@ -157,6 +157,22 @@ def test_a_runaway_rule_in_a_prefetch_costs_only_its_own_outcome(box: Counting) 
     for rule, payload in [*before, *after]:
         assert box.evaluate(rule, payload) == evaluate_rule(rule, payload, RuleLimits())
     assert box.ran == 21
+
+
+def test_a_segfault_in_a_prefetch_costs_only_its_own_outcome() -> None:
+    box = Counting(SandboxConfig(workers=1), evaluation=crash_on_boom)
+    try:
+        pairs = [(HOLDS, {"x": n}) for n in range(5)]
+        boom = ("payload.boom == 1", {"boom": 1})
+
+        box.prefetch([*pairs[:2], boom, *pairs[2:]])
+
+        assert box.evaluate(*boom) == RuleOutcome(Verdict.CRASHED, "worker ended by SIGSEGV")
+        assert [box.evaluate(*pair).verdict for pair in pairs] == [Verdict.HOLDS] * 4 + [
+            Verdict.DOES_NOT_HOLD]
+        assert (box.requests, box.ran) == (1, 6)
+    finally:
+        box.close()
 
 
 def test_prefetch_spreads_the_pairs_over_the_workers_at_once() -> None:
