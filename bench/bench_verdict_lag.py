@@ -72,6 +72,8 @@ SECONDS = float(os.environ.get("LEDGER_BENCH_LAG_SECONDS", "30"))
 TENANTS = int(os.environ.get("LEDGER_BENCH_LAG_TENANTS", "12"))
 CONSUMERS = int(os.environ.get("LEDGER_BENCH_LAG_CONSUMERS", "1"))
 COPY_EVENTS = int(os.environ.get("LEDGER_BENCH_LAG_COPY_EVENTS", "50000"))
+KEEP = os.environ.get("LEDGER_BENCH_LAG_KEEP") == "1"  # the store, to look at afterwards
+LOG_LEVEL = os.environ.get("LEDGER_BENCH_LAG_LOG_LEVEL", "WARNING")  # of the processes
 BOUND_S, GROWTH_S, TARGET = 2.0, 0.5, 0.30
 PARTITIONS = 12
 console = Console(width=120)
@@ -190,7 +192,7 @@ def _settings(url: str, bootstrap: str) -> tuple[Settings, dict[str, str]]:
            "LEDGER_ENTRIES_TOPIC": f"bench.lag.{tag}.entries",
            "LEDGER_KAFKA_GROUP": f"bench-lag-{tag}", "LEDGER_WORK_GROUP": f"bench-lagw-{tag}",
            "LEDGER_WORK_MODE": "kafka", "LEDGER_KAFKA_PARTITIONS": str(PARTITIONS),
-           "LEDGER_METRICS_PORT": "0", "LEDGER_LOG_LEVEL": "WARNING"}
+           "LEDGER_METRICS_PORT": "0", "LEDGER_LOG_LEVEL": LOG_LEVEL}
     return settings, env
 
 
@@ -242,7 +244,10 @@ def _step(url: str, bootstrap: str, workers: int, rate: float) -> dict[str, Any]
     finally:
         tracker.done.set()
         processes.stop([*work, *consumers, api])
-        _drop_store(url, settings.store_name)
+        if not KEEP:
+            _drop_store(url, settings.store_name)
+        else:
+            console.print(f"kept for inspection: store {settings.store_name}")
         _delete_topics(bootstrap, "bench.lag." + settings.store_name.removeprefix("bench_lag_"))
     return {**_summary(events, tracker, rate, achieved, workers, cpu, rss, alive),
             "seconds_to_join_groups": round(joined, 1),
@@ -298,6 +303,7 @@ def _summary(events: list[dict[str, Any]], tracker: Tracker, rate: float, achiev
         "lag_p99_s": round(p99, 3) if p99 is not None else None,
         "lag_max_s": round(values[-1], 3) if values else None,
         "lag_growth_s": round(growth, 3),
+        "lag_max_by_second": _by_second(lags),
         "verdicts_per_s": round(len(values) / seconds) if seconds else None,
         "worker_cpu_seconds": round(cpu, 1),
         "derived_events_per_core_s": round(len(values) / cpu) if cpu else None,
@@ -305,6 +311,18 @@ def _summary(events: list[dict[str, Any]], tracker: Tracker, rate: float, achiev
         "holds": bool(complete and alive and p99 is not None and p99 <= BOUND_S
                       and growth <= GROWTH_S),
     }
+
+
+def _by_second(lags: list[tuple[float, float]]) -> list[float]:
+    """The longest lag of the events published in each second of the run: where a stall
+    shows (a p99 alone does not say whether it was one pause or a steady drift)."""
+    if not lags:
+        return []
+    start, worst = lags[0][0], dict[int, float]()
+    for published, lag in lags:
+        second = int(published - start)
+        worst[second] = max(worst.get(second, 0.0), lag)
+    return [round(worst.get(s, 0.0), 2) for s in range(max(worst) + 1)]
 
 
 def main() -> None:

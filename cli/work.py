@@ -20,10 +20,12 @@ from typing import Annotated, Any
 import typer
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
+from cli.background import Duties
 from cli.root import build_engine, build_ledger, configure_logging, load_settings
 from consumers.entries_relay import EntriesRelay, wake_up
 from ledger.adapters.store.locks import one_schema_change_at_a_time
 from ledger.application.derivation import ResponsibilityEngine, derived_position
+from ledger.application.follower import FollowerThread
 from ledger.application.quarantine import describe
 from ledger.application.recording import Ledger
 from ledger.config import Settings
@@ -31,8 +33,10 @@ from projections.quarantine import ProjectionGuard
 from projections.runner import Projections
 
 log = logging.getLogger("cli.work")
-IDLE_S = 0.2
+IDLE_S = 0.05
 LAG_EVERY_S = 1.0
+POLL_MS = 100  # the derivation loop's wait for wake-ups (returns at once when one comes)
+FOLLOW_S = 0.02  # how soon the relay and the views look again after finding nothing
 
 
 def work_mode(settings: Settings) -> str:
@@ -142,21 +146,21 @@ def run_kafka(settings: Settings, worker: Worker, projections: Projections,
     relay = EntriesRelay(worker.engine.store, make_producer(settings.kafka_bootstrap,
                                                             "ledger-work-relay"),
                          settings.entries_topic)
+    duties = leader_duties(relay, projections, settings)
+    worker.projections = None  # the views follow in the leader's own thread
     first = TopicPartition(settings.entries_topic, 0)
     quiet_since = time.monotonic()
     held: set[int] = set()
     try:
         while not stop.is_set():
-            polled: dict[Any, list[Any]] = consumer.poll(timeout_ms=200)
-            leader = first in consumer.assignment()
+            polled: dict[Any, list[Any]] = consumer.poll(timeout_ms=POLL_MS)
             held = _log_assignment(consumer.assignment(), held)
+            duties.hold(first in consumer.assignment())
             tenants = {said[0] for records in polled.values() for r in records
                        if (said := wake_up(r.value)) is not None}
-            worker.projections = projections if leader else None
             try:
-                relayed = relay.step() if leader else 0
                 # A tenant that failed (an outage) stays dirty: retried without a message.
-                busy = tenants or leader or not worker.engine.idle
+                busy = tenants or not worker.engine.idle
                 read = worker.round(tenants) if busy else 0
                 if not busy:  # the lag of the last tenants derived, once it is due
                     worker.metrics.observe(worker.engine, set(), 0, worker.engine.quarantined)
@@ -166,13 +170,27 @@ def run_kafka(settings: Settings, worker: Worker, projections: Projections,
                 continue
             if polled:
                 _commit(consumer)
-            if polled or relayed or read:
+            if polled or read or duties.moved():
                 quiet_since = time.monotonic()
             elif until_idle and time.monotonic() - quiet_since > 3.0:
                 return
     finally:
+        duties.stop()
         consumer.close()
         relay.producer.close()
+
+
+def leader_duties(relay: EntriesRelay, projections: Projections,
+                  settings: Settings) -> Duties:
+    """What the partition-0 member runs beside its derivation, each in its own thread."""
+
+    def project() -> int:
+        if projections.store.max_notification_id() <= projections.reached:
+            return 0  # one query while idle, not one per view
+        return sum(projections.catch_up().values())
+
+    return Duties(FollowerThread("entries-relay", relay.step, FOLLOW_S),
+                  FollowerThread("projections", project, FOLLOW_S))
 
 
 def _log_assignment(assignment: set[Any], held: set[int]) -> set[int]:

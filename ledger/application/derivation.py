@@ -36,10 +36,11 @@ from ledger.application.quarantine import (
 from ledger.application.recording import AlreadyTracked, Ledger
 from ledger.domain.catalog import ENTRY_RELEASED
 from ledger.domain.events import ENTRY_KIND_DERIVED, EntryRecorded
+from ledger.domain.responsibility.assess import rule_checks
 from ledger.domain.responsibility.derive import Emitted, derive
 from ledger.domain.responsibility.facts import Fact
 from ledger.domain.responsibility.obligations import DEFAULT_LEAD
-from ledger.domain.responsibility.policy_check import IN_PROCESS
+from ledger.domain.responsibility.policy_check import IN_PROCESS, InProcessEvaluator, prefetch
 from ledger.domain.responsibility.rules import RuleEvaluator
 from ledger.domain.responsibility.tenant import TenantFacts
 from ledger.domain.responsibility.verdicts import CaseAssessment
@@ -100,6 +101,25 @@ class TenantState:
     untaken: dict[str, list[EntryRecorded]] = field(default_factory=dict)
     #: The entry that last affected each case in the batch being derived.
     trigger: dict[str, EntryRecorded] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TenantBatch:
+    """One tenant's entries read in a round and what derivation made of them."""
+
+    tenant: str
+    entries: list[EntryRecorded]
+    derived: list[dict[str, object]]
+    #: Whether to record it: derived events, inbound entries read, or a full batch.
+    record: bool
+
+    @property
+    def last(self) -> int:
+        return self.entries[-1].position
+
+    @property
+    def tracking(self) -> Tracking:
+        return Tracking(engine_reader(self.tenant), self.last)
 
 
 class ResponsibilityEngine:
@@ -165,23 +185,37 @@ class ResponsibilityEngine:
 
     def run_dirty(self) -> int:
         """One batch of each tenant marked as having work; a tenant that reads nothing is
-        caught up. A failing tenant stays marked and is retried next round."""
-        read = 0
+        caught up. A failing tenant stays marked and is retried next round. The tenants'
+        derived events and positions are recorded together, in one transaction where the
+        store can (a round's cost is then one append, not one per tenant)."""
+        read, batches = 0, []
         for tenant in sorted(self._dirty):
             try:
-                got = self.derive_tenant(tenant)
+                batch = self._prepare(tenant)
             except Exception as exc:
-                self._last_error = exc
-                log.warning("derivation of tenant %s failed: %s", tenant, describe(exc))
+                self._failed_tenant(tenant, exc)
                 continue
-            read += got
-            if got == 0:
+            if batch is None:
                 self._dirty.discard(tenant)
+                continue
+            read += len(batch.entries)
+            batches.append(batch)
+        if len(batches) > 1 and self.store.tracks_many and self._record_together(batches):
+            batches = []
+        for batch in batches:
+            try:
+                self._record(batch)
+            except Exception as exc:
+                self._failed_tenant(batch.tenant, exc)
         if self.live:
             for tenant in [t for t in self._tenants if t not in self._dirty]:
                 self._sweep(tenant)
         self._evict()
         return read
+
+    def _failed_tenant(self, tenant: str, exc: BaseException) -> None:
+        self._last_error = exc
+        log.warning("derivation of tenant %s failed: %s", tenant, describe(exc))
 
     def run_until_idle(self, max_rounds: int = 1_000_000) -> int:
         """Catch up with the ledger, including with the engine's own output. Raises the
@@ -207,13 +241,22 @@ class ResponsibilityEngine:
     # --- one tenant -------------------------------------------------------------------
 
     def derive_tenant(self, tenant: str) -> int:
-        """Read and derive one batch of the tenant's new entries; entries read."""
+        """Read, derive and record one batch of the tenant's new entries; entries read."""
+        batch = self._prepare(tenant)
+        if batch is None:
+            return 0
+        self._record(batch)
+        return len(batch.entries)
+
+    def _prepare(self, tenant: str) -> TenantBatch | None:
+        """Read one batch of the tenant's new entries and derive what follows, recording
+        nothing yet; None when there is nothing to read."""
         if tenant not in self._tenants and not self.live and not self._has_news(tenant):
-            return 0  # not rebuilt from its history only to find nothing to do
+            return None  # not rebuilt from its history only to find nothing to do
         state = self._state(tenant)
         entries = self.store.entries(tenant, state.position, self.batch_size)
         if not entries:
-            return 0
+            return None
         try:
             state.trigger = {}
             affected: set[str] = set()
@@ -224,24 +267,49 @@ class ResponsibilityEngine:
         except Exception:
             self._unload(tenant)  # memory may hold half the batch: rebuilt from the ledger
             raise
-        last = entries[-1].position
         # Reading back its own output is not recorded (a write per round), unless a full
         # batch of it: so what is left unrecorded is less than a batch (`_has_news`).
         full = len(entries) == self.batch_size
-        if derived or full or any(e.kind != ENTRY_KIND_DERIVED for e in entries):
+        record = bool(derived) or full or any(e.kind != ENTRY_KIND_DERIVED for e in entries)
+        return TenantBatch(tenant, entries, derived, record)
+
+    def _record(self, batch: TenantBatch) -> None:
+        """Record one tenant's batch alone (its derived events with its position)."""
+        if batch.record:
             try:
-                self.ledger.record_derived(derived, Tracking(engine_reader(tenant), last))
+                self.ledger.record_derived(batch.derived, batch.tracking)
             except AlreadyTracked:
                 # Another worker derived this batch first (a rebalance): same facts, same
                 # verdicts, already in the ledger; read on from there.
-                log.info("tenant %s up to %s was derived elsewhere", tenant, last)
-                self._unload(tenant)
-                return len(entries)
+                log.info("tenant %s up to %s was derived elsewhere", batch.tenant,
+                         batch.last)
+                self._unload(batch.tenant)
+                return
             except BaseException:
-                self._unload(tenant)
+                self._unload(batch.tenant)
                 raise
-        state.position = last
-        return len(entries)
+        self._advance(batch)
+
+    def _record_together(self, batches: list[TenantBatch]) -> bool:
+        """Record several tenants' batches in one transaction; False when that failed
+        (nothing recorded: each is then recorded alone, with its own outcome)."""
+        chosen = [b for b in batches if b.record]
+        try:
+            if chosen:
+                self.ledger.record_derived([e for b in chosen for e in b.derived],
+                                           [b.tracking for b in chosen])
+        except Exception as exc:
+            log.info("derivations of %s tenants recorded one by one: %s", len(chosen),
+                     describe(exc))
+            return False
+        for batch in batches:
+            self._advance(batch)
+        return True
+
+    def _advance(self, batch: TenantBatch) -> None:
+        state = self._tenants.get(batch.tenant)
+        if state is not None:
+            state.position = batch.last
 
     def _has_news(self, tenant: str) -> bool:
         """Entries after the tenant's recorded position that derivation acts on: an inbound
@@ -375,7 +443,9 @@ class ResponsibilityEngine:
             return []
         skipped = state.book.cases(DERIVATION)
         derived: list[dict[str, object]] = []
-        for case_id in sorted((cases | facts.due_by(watermark)) - skipped):
+        chosen = sorted((cases | facts.due_by(watermark)) - skipped)
+        self._evaluate_ahead(facts, chosen)
+        for case_id in chosen:
             try:
                 assessment = facts.assess(case_id, watermark)
                 derived += derive(facts.tenant, assessment, state.emitted, news_time)
@@ -387,6 +457,18 @@ class ResponsibilityEngine:
                 continue
             self._failures.pop((facts.tenant, case_id), None)
         return derived
+
+    def _evaluate_ahead(self, facts: TenantFacts, cases: list[str]) -> None:
+        """Have an isolated evaluator evaluate the cases' rules all at once (one round
+        trip, its workers side by side) before they are assessed one by one."""
+        if isinstance(self.evaluator, InProcessEvaluator):
+            return  # nothing to gain: no round trips
+        try:
+            pairs = [p for case_id in cases
+                     for p in rule_checks(facts.cases.get(case_id, []), facts.view)]
+            prefetch(self.evaluator, pairs)
+        except Exception as exc:  # the assessment meets it again, and quarantines
+            log.debug("rules not evaluated ahead: %s", describe(exc))
 
     def _sweep(self, tenant: str) -> None:
         """Wall-clock deadlines of a quiet tenant (live only); recorded without a position:

@@ -140,7 +140,8 @@ class Ledger:
         """Append a prepared batch: `record`'s second half (see `record`)."""
         prepared = self._screen_appeals(prepared)
         outcomes = {outcome.index: outcome for outcome in prepared.rejected}
-        appended = self._append(prepared.by_tenant, prepared.rejected, tracking, dead_letter)
+        appended = self._append(prepared.by_tenant, prepared.rejected,
+                                () if tracking is None else (tracking,), dead_letter)
         for outcome in appended:
             outcomes[outcome.index] = outcome
         return [outcomes[i] for i in range(prepared.size)]
@@ -162,10 +163,13 @@ class Ledger:
         return Prepared(prepared.size, rejected, by_tenant)
 
     def record_derived(
-        self, envelopes: Sequence[dict[str, Any]], tracking: Tracking | None
+        self, envelopes: Sequence[dict[str, Any]],
+        tracking: Tracking | Sequence[Tracking] | None,
     ) -> list[Outcome]:
         """Append what the ledger derived itself (docs/domain-rules.md, Derived entries) to the
-        tenants' ledgers, with the deriving reader's position, in one transaction.
+        tenants' ledgers, with the deriving reader's position (or the positions of several
+        readers, where the store records several at once: `tracks_many`), in one
+        transaction.
 
         Derived envelopes are checked against their schemas: one that does not match is a
         bug in the ledger, never something to record.
@@ -180,13 +184,15 @@ class Ledger:
             wrapped = Envelope.from_validated(envelope, f"case:{envelope['subject']}")
             wrapped.time  # noqa: B018 - parses it: a derived envelope's time is not validated
             by_tenant[wrapped.tenant].append((index, wrapped))
-        return self._append(by_tenant, [], tracking, None, ENTRY_KIND_DERIVED)
+        trackings = (() if tracking is None else (tracking,)
+                     if isinstance(tracking, Tracking) else tuple(tracking))
+        return self._append(by_tenant, [], trackings, None, ENTRY_KIND_DERIVED)
 
     def _append(
         self,
         by_tenant: dict[str, list[tuple[int, Envelope]]],
         rejected: list[Outcome],
-        tracking: Tracking | None,
+        trackings: tuple[Tracking, ...],
         dead_letter: DeadLetterFactory | None,
         kind: str = ENTRY_KIND_INBOUND,
     ) -> list[Outcome]:
@@ -208,7 +214,7 @@ class Ledger:
                 with self.store.writer_lock(by_tenant):
                     self._no_turn.clear()
                     try:
-                        turn = self._turn(plans, staged, rejected, tracking, dead_letter)
+                        turn = self._turn(plans, staged, rejected, trackings, dead_letter)
                     finally:
                         self._no_turn.set()
                 if turn is None:
@@ -219,7 +225,7 @@ class Ledger:
                 links, now, dead_letters = turn
                 outcomes = [o for plan, link in zip(plans, links, strict=True)
                             for o in plan.outcomes(link)]
-                if self.after_append and (dead_letters or tracking is not None
+                if self.after_append and (dead_letters or trackings
                                           or any(plan.appends for plan in plans)):
                     events: list[DomainEventProtocol[Any]] = [
                         e for plan, link in zip(plans, links, strict=True)
@@ -253,7 +259,7 @@ class Ledger:
         plans: list[AppendPlan],
         staged: Sequence[Staged],
         rejected: list[Outcome],
-        tracking: Tracking | None,
+        trackings: tuple[Tracking, ...],
         dead_letter: DeadLetterFactory | None,
     ) -> tuple[list[Links], datetime, list[DomainEventProtocol[Any]]] | None:
         """Link to the heads and save once, holding the tenants' turn: the links, the
@@ -266,13 +272,14 @@ class Ledger:
             conflicts = [o for plan, link in zip(plans, links, strict=True)
                          for o in plan.conflicts(link)]
             dead_letters = [dead_letter(o.index, o) for o in rejected + conflicts]
-        if not (dead_letters or tracking is not None or any(plan.appends for plan in plans)):
+        if not (dead_letters or trackings or any(plan.appends for plan in plans)):
             return links, now, dead_letters
         try:
-            self.store.append_linked(staged, links, now, dead_letters, tracking)
+            self.store.append_linked(staged, links, now, dead_letters, trackings)
         except AppendConflict:
-            if tracking is not None and self._tracked(tracking):
-                raise AlreadyTracked(str(tracking)) from None
+            done = [t for t in trackings if self._tracked(t)]
+            if done:
+                raise AlreadyTracked(", ".join(map(str, done))) from None
             return None
         return links, now, dead_letters
 

@@ -78,7 +78,7 @@ class CopyAppend:
                 stored.state)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def append(self, rows: Sequence[Row], tracking: Tracking | None) -> None:
+    def append(self, rows: Sequence[Row], trackings: Sequence[Tracking]) -> None:
         """The library's PostgreSQL insert, with the rows sent by binary COPY.
 
         Same transaction, same statements and order as `PostgresProcessRecorder.insert_events`
@@ -91,7 +91,7 @@ class CopyAppend:
         """
         with self._recorder.datastore.get_connection() as conn, conn.transaction(), \
                 conn.cursor() as curs:
-            _as_the_library_begins(self._recorder, curs, tracking, bool(rows))
+            _as_the_library_begins(self._recorder, curs, trackings, bool(rows))
             if rows:
                 with curs.copy(self._copy) as out:
                     out.set_types(["uuid", "int8", "text", "bytea"])
@@ -102,16 +102,17 @@ class CopyAppend:
 def _as_the_library_begins(
     recorder: PostgresProcessRecorder,
     curs: Cursor[DictRow],
-    tracking: Tracking | None,
+    trackings: Sequence[Tracking],
     has_rows: bool,
 ) -> None:
-    """What `insert_events` does before inserting its rows, by the recorder's own methods.
+    """What `insert_events` does before inserting its rows, by the recorder's own methods
+    (its tracking insert once per reader: a derivation round records several tenants').
 
     The one place that reaches into the library's private recorder methods: they hold
     its tracking-table checks and statements, the table lock and the channel name, which
     an append beside the library must issue exactly as the library would.
     """
-    if tracking is not None:
+    for tracking in trackings:
         recorder._insert_tracking(curs, tracking)
     if has_rows:
         recorder._lock_table(curs)

@@ -77,7 +77,8 @@ class EventStore(StoreReads):
     ) -> None:
         """Store events (and the reader's position) in one transaction, or none of them."""
         if self._copy is not None:
-            self._append_rows([self._copy.row(event) for event in events], tracking)
+            self._append_rows([self._copy.row(event) for event in events],
+                              () if tracking is None else (tracking,))
             return
         try:
             self._app.events.put(list(events), tracking=tracking)
@@ -100,18 +101,27 @@ class EventStore(StoreReads):
         links: Sequence[Links],
         now: datetime,
         others: Sequence[DomainEventProtocol[Any]] = (),
-        tracking: Tracking | None = None,
+        trackings: Sequence[Tracking] = (),
     ) -> None:
-        """Store linked plans' entries and receipts, then `others`, with the reader's
-        position, in one transaction (`append`'s contract, from staged plans)."""
+        """Store linked plans' entries and receipts, then `others`, with the readers'
+        positions, in one transaction (`append`'s contract, from staged plans). Several
+        positions only where `tracks_many`."""
         if self._copy is None or not self._copy.plain_rows:
+            if len(trackings) > 1:
+                raise ValueError("this store records one reader's position per append")
             events: list[DomainEventProtocol[Any]] = []
             for item, link in zip(staged, links, strict=True):
                 plan = item.plan if isinstance(item, StagedPlan) else item
                 events += plan.events(link, now)
-            self.append([*events, *others], tracking)
+            self.append([*events, *others], trackings[0] if trackings else None)
             return
-        self._append_rows(self._copy.linked_rows(staged, links, now, others), tracking)
+        self._append_rows(self._copy.linked_rows(staged, links, now, others), trackings)
+
+    @property
+    def tracks_many(self) -> bool:
+        """Whether one append can record several readers' positions (PostgreSQL's COPY
+        appends: a derivation round records every tenant it derived at once)."""
+        return self._copy is not None and self._copy.plain_rows
 
     def writer_lock(self, tenants: Iterable[str]) -> AbstractContextManager[bool]:
         """Hold, across processes, the turn to append to these tenants' ledgers; yields
@@ -119,10 +129,10 @@ class EventStore(StoreReads):
         datastore = self._postgres.datastore if self._postgres is not None else None
         return writer_turn(datastore, self._store_name, tenants)
 
-    def _append_rows(self, rows: Sequence[Row], tracking: Tracking | None) -> None:
+    def _append_rows(self, rows: Sequence[Row], trackings: Sequence[Tracking]) -> None:
         assert self._copy is not None
         try:
-            self._copy.append(rows, tracking)
+            self._copy.append(rows, trackings)
         except IntegrityError as exc:
             raise AppendConflict(str(exc)) from exc
         except (OperationalError, InterfaceError) as exc:
