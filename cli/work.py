@@ -156,8 +156,7 @@ def run_kafka(settings: Settings, worker: Worker, projections: Projections,
             polled: dict[Any, list[Any]] = consumer.poll(timeout_ms=POLL_MS)
             held = _log_assignment(consumer.assignment(), held)
             duties.hold(first in consumer.assignment())
-            tenants = {said[0] for records in polled.values() for r in records
-                       if (said := wake_up(r.value)) is not None}
+            tenants = woken(worker.engine, polled)
             try:
                 # A tenant that failed (an outage) stays dirty: retried without a message.
                 busy = tenants or not worker.engine.idle
@@ -191,6 +190,18 @@ def leader_duties(relay: EntriesRelay, projections: Projections,
 
     return Duties(FollowerThread("entries-relay", relay.step, FOLLOW_S),
                   FollowerThread("projections", project, FOLLOW_S))
+
+
+def woken(engine: ResponsibilityEngine, polled: dict[Any, list[Any]]) -> set[str]:
+    """Tenants with entries the engine has not taken in: a wake-up for what its memory
+    already holds (its own derived events, relayed back) costs no read."""
+    tenants: set[str] = set()
+    for records in polled.values():
+        for record in records:
+            said = wake_up(record.value)
+            if said is not None and said[1] > engine.known_position(said[0]):
+                tenants.add(said[0])
+    return tenants
 
 
 def _log_assignment(assignment: set[Any], held: set[int]) -> set[int]:

@@ -34,8 +34,9 @@ from ledger.application.quarantine import (
     quarantined_event,
 )
 from ledger.application.recording import AlreadyTracked, Ledger
-from ledger.domain.catalog import ENTRY_RELEASED
+from ledger.domain.catalog import ENTRY_QUARANTINED, ENTRY_RELEASED
 from ledger.domain.events import ENTRY_KIND_DERIVED, EntryRecorded
+from ledger.domain.recording import Outcome, Status
 from ledger.domain.responsibility.assess import rule_checks
 from ledger.domain.responsibility.derive import Emitted, derive
 from ledger.domain.responsibility.facts import Fact
@@ -48,6 +49,8 @@ from ledger.domain.responsibility.view import TenantView
 from ledger.errors import LedgerError
 
 _END_OF_TIME = datetime.max.replace(tzinfo=UTC)
+#: Derived events that change the quarantine book: taken in only as read from the ledger.
+_READ_BACK = frozenset({ENTRY_QUARANTINED, ENTRY_RELEASED})
 log = logging.getLogger(__name__)
 
 
@@ -275,9 +278,10 @@ class ResponsibilityEngine:
 
     def _record(self, batch: TenantBatch) -> None:
         """Record one tenant's batch alone (its derived events with its position)."""
+        outcomes: list[Outcome] = []
         if batch.record:
             try:
-                self.ledger.record_derived(batch.derived, batch.tracking)
+                outcomes = self.ledger.record_derived(batch.derived, batch.tracking)
             except AlreadyTracked:
                 # Another worker derived this batch first (a rebalance): same facts, same
                 # verdicts, already in the ledger; read on from there.
@@ -288,28 +292,54 @@ class ResponsibilityEngine:
             except BaseException:
                 self._unload(batch.tenant)
                 raise
-        self._advance(batch)
+        self._advance(batch, outcomes)
 
     def _record_together(self, batches: list[TenantBatch]) -> bool:
         """Record several tenants' batches in one transaction; False when that failed
         (nothing recorded: each is then recorded alone, with its own outcome)."""
         chosen = [b for b in batches if b.record]
         try:
-            if chosen:
-                self.ledger.record_derived([e for b in chosen for e in b.derived],
-                                           [b.tracking for b in chosen])
+            outcomes = self.ledger.record_derived(
+                [e for b in chosen for e in b.derived],
+                [b.tracking for b in chosen]) if chosen else []
         except Exception as exc:
             log.info("derivations of %s tenants recorded one by one: %s", len(chosen),
                      describe(exc))
             return False
+        by_index = {o.index: o for o in outcomes}
+        offset = 0
+        for batch in chosen:
+            self._advance(batch, [by_index[offset + i] for i in range(len(batch.derived))])
+            offset += len(batch.derived)
         for batch in batches:
-            self._advance(batch)
+            if not batch.record:
+                self._advance(batch, [])
         return True
 
-    def _advance(self, batch: TenantBatch) -> None:
+    def _advance(self, batch: TenantBatch, outcomes: list[Outcome]) -> None:
+        """The batch is recorded: move the tenant's position past it. When its derived
+        events took the positions right after it (nothing else was appended between), they
+        are taken in from memory instead of read back, and the tenant is caught up as far
+        as anyone knows (new entries wake it again)."""
         state = self._tenants.get(batch.tenant)
-        if state is not None:
-            state.position = batch.last
+        if state is None:
+            return
+        state.position = batch.last
+        expected = list(range(batch.last + 1, batch.last + 1 + len(batch.derived)))
+        if ([o.position for o in outcomes if o.status == Status.RECORDED] != expected
+                or any(e["type"] in _READ_BACK for e in batch.derived)):
+            return
+        for envelope in batch.derived:
+            state.emitted.observe(envelope)
+            state.facts.observe(envelope)
+        state.position = expected[-1] if expected else batch.last
+        if len(batch.entries) < self.batch_size:
+            self._dirty.discard(batch.tenant)
+
+    def known_position(self, tenant: str) -> int:
+        """How far the engine's memory of the tenant reaches (0: not in memory)."""
+        state = self._tenants.get(tenant)
+        return state.position if state is not None else 0
 
     def _has_news(self, tenant: str) -> bool:
         """Entries after the tenant's recorded position that derivation acts on: an inbound
