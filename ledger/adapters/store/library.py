@@ -12,7 +12,14 @@ from uuid import UUID
 
 import orjson
 from eventsourcing.application import Application
-from eventsourcing.persistence import Mapper, ProcessRecorder, Transcoder
+from eventsourcing.persistence import (
+    Mapper,
+    MapperDeserialisationError,
+    ProcessRecorder,
+    Transcoder,
+)
+
+from ledger.domain.events import EntryRecorded
 
 
 class OrjsonTranscoder(Transcoder):
@@ -51,3 +58,22 @@ def writes_plain_rows(mapper: Mapper[UUID]) -> bool:
         and mapper.compressor is None
         and mapper.cipher is None
     )
+
+
+def plain_entry(originator_id: UUID, version: int, state: bytes) -> EntryRecorded:
+    """An entry's row decoded as the mapper decodes it (same object, same attribute dict in
+    the same order), without its per-row topic resolution and id conversion: the rows
+    every projection and every catch-up reads. Only for a `writes_plain_rows` mapper."""
+    try:
+        fields = orjson.loads(state)
+        fields["timestamp"] = datetime.fromisoformat(fields["timestamp"])
+    except Exception as e:
+        raise MapperDeserialisationError(
+            f"Failed to deserialise state of stored event with topic 'EntryRecorded', "
+            f"originator_id '{originator_id}' and originator_version {version}: {e}") from e
+    fields["originator_id"] = originator_id
+    fields["originator_version"] = version
+    fields.pop("class_version", None)
+    entry = object.__new__(EntryRecorded)
+    object.__setattr__(entry, "__dict__", fields)
+    return entry
