@@ -72,6 +72,7 @@ SECONDS = float(os.environ.get("LEDGER_BENCH_LAG_SECONDS", "30"))
 TENANTS = int(os.environ.get("LEDGER_BENCH_LAG_TENANTS", "12"))
 CONSUMERS = int(os.environ.get("LEDGER_BENCH_LAG_CONSUMERS", "1"))
 COPY_EVENTS = int(os.environ.get("LEDGER_BENCH_LAG_COPY_EVENTS", "50000"))
+PROJECTOR = os.environ.get("LEDGER_BENCH_LAG_PROJECTOR", "0") == "1"  # `projections follow`
 KEEP = os.environ.get("LEDGER_BENCH_LAG_KEEP") == "1"  # the store, to look at afterwards
 LOG_LEVEL = os.environ.get("LEDGER_BENCH_LAG_LOG_LEVEL", "WARNING")  # of the processes
 BOUND_S, GROWTH_S, TARGET = 2.0, 0.5, 0.30
@@ -86,6 +87,7 @@ class Tracker:
     # Keys are (tenant, event id): ids are unique per tenant only.
     published: dict[tuple[str, str], float] = field(default_factory=dict)
     position: dict[tuple[str, str], int] = field(default_factory=dict)
+    seen: dict[tuple[str, str], float] = field(default_factory=dict)  # when found recorded
     newest: dict[str, int] = field(default_factory=dict)  # tenant -> newest position seen
     answers: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     done: threading.Event = field(default_factory=threading.Event)
@@ -151,6 +153,7 @@ def _follow_store(settings: Settings, tracker: Tracker) -> None:
                 after = notification_id
                 if entry.kind == ENTRY_KIND_INBOUND:
                     tracker.position[entry.tenant, entry.event_id] = entry.position
+                    tracker.seen[entry.tenant, entry.event_id] = time.perf_counter()
                     tracker.newest[entry.tenant] = max(
                         tracker.newest.get(entry.tenant, 0), entry.position)
             if not page:
@@ -215,6 +218,9 @@ def _step(url: str, bootstrap: str, workers: int, rate: float) -> dict[str, Any]
     api = processes.start(["serve", "--port", str(port)], env)
     consumers = [processes.start(["consume", "--no-relay", "--metrics-port", "-1"], env)
                  for _ in range(CONSUMERS)]
+    if PROJECTOR:  # the views in a process of their own, the workers only derive
+        env = {**env, "LEDGER_WORK_PROJECT": "false"}
+        consumers.append(processes.start(["projections", "follow"], env))
     work = [processes.start(["work"], env) for _ in range(workers)]
     tracker = Tracker()
     threads = [threading.Thread(target=_follow_store, args=(settings, tracker), daemon=True)]
@@ -279,12 +285,15 @@ def _caught_up(tracker: Tracker, events: int) -> bool:
 def _summary(events: list[dict[str, Any]], tracker: Tracker, rate: float, achieved: float,
              workers: int, cpu: float, rss: list[float | None], alive: bool) -> dict[str, Any]:
     lags: list[tuple[float, float]] = []  # (publish time, lag)
+    ingest: list[float] = []  # publish -> found recorded (the store polled every 50 ms)
     for event in events:
         key = (event["tenant"], event["id"])
         verdict = tracker.verdict_time(key) if key in tracker.position else None
         if verdict is not None:
             published = tracker.published[key]
             lags.append((published, verdict - published))
+            ingest.append(tracker.seen[key] - published)
+    ingest.sort()
     lags.sort()
     values = sorted(lag for _, lag in lags)
     third = len(lags) // 3
@@ -304,6 +313,8 @@ def _summary(events: list[dict[str, Any]], tracker: Tracker, rate: float, achiev
         "lag_max_s": round(values[-1], 3) if values else None,
         "lag_growth_s": round(growth, 3),
         "lag_max_by_second": _by_second(lags),
+        "recorded_p50_s": round(statistics.median(ingest), 3) if ingest else None,
+        "recorded_p99_s": round(ingest[int(len(ingest) * 0.99)], 3) if ingest else None,
         "verdicts_per_s": round(len(values) / seconds) if seconds else None,
         "worker_cpu_seconds": round(cpu, 1),
         "derived_events_per_core_s": round(len(values) / cpu) if cpu else None,

@@ -66,6 +66,15 @@ def catch_up(name: Name = None, batch_size: Batch = DEFAULT_BATCH) -> None:
 
 
 @projections_app.command()
+def follow() -> None:
+    """Keep every view current as the ledger grows, until interrupted: the read models'
+    own process where the workers do not keep them (LEDGER_WORK_PROJECT=false)."""
+    from cli.work import follow_projections
+
+    follow_projections()
+
+
+@projections_app.command()
 def status() -> None:
     """Each projection's position, the ledger head and the lag (in notification ids)."""
     projections = _open(DEFAULT_BATCH)

@@ -15,13 +15,20 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
-from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from cli.background import Duties
-from cli.root import build_engine, build_ledger, configure_logging, load_settings
+from cli.root import (
+    build_engine,
+    build_ledger,
+    configure_logging,
+    load_settings,
+    rule_evaluator,
+)
 from consumers.entries_relay import EntriesRelay, wake_up
 from ledger.adapters.store.locks import one_schema_change_at_a_time
 from ledger.application.derivation import ResponsibilityEngine, derived_position
@@ -29,6 +36,7 @@ from ledger.application.follower import FollowerThread
 from ledger.application.quarantine import describe
 from ledger.application.recording import Ledger
 from ledger.config import Settings
+from ledger.domain.responsibility.rules import RuleEvaluator
 from projections.quarantine import ProjectionGuard
 from projections.runner import Projections
 
@@ -36,7 +44,8 @@ log = logging.getLogger("cli.work")
 IDLE_S = 0.05
 LAG_EVERY_S = 1.0
 POLL_MS = 100  # the derivation loop's wait for wake-ups (returns at once when one comes)
-FOLLOW_S = 0.02  # how soon the relay and the views look again after finding nothing
+FOLLOW_S = 0.02
+SLOW_ROUND_S = 1.0  # how soon the relay and the views look again after finding nothing
 
 
 def work_mode(settings: Settings) -> str:
@@ -52,6 +61,9 @@ class WorkMetrics:
                                    "worker.", registry=self.registry)
         self.derived = Counter("ledger_work_entries_read", "Tenant entries derived.",
                                registry=self.registry)
+        self.round_seconds = Histogram("ledger_work_round_seconds", "Wall time of a "
+                                       "derivation round.", registry=self.registry,
+                                       buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10))
         self._lagging: set[str] = set()
         self._lag_read = 0.0
 
@@ -86,7 +98,7 @@ class Worker:
     def round(self, tenants: set[str] | None = None) -> int:
         """Derive `tenants` (None: discover them from the store's log) until they are
         caught up, then bring the projections up; returns entries read."""
-        before = self.engine.quarantined
+        before, started = self.engine.quarantined, time.monotonic()
         if tenants is None:
             read = self.engine.run_once()
         else:
@@ -103,6 +115,11 @@ class Worker:
             except Exception as exc:  # retried next round; a case quarantined at the limit
                 log.warning("projections failed (retried): %s", describe(exc))
         self.metrics.observe(self.engine, tenants or set(), read, before)
+        took = time.monotonic() - started
+        self.metrics.round_seconds.observe(took)
+        if took > SLOW_ROUND_S:  # what a late verdict waited for, in the operator's log
+            log.warning("slow round: %.1f s for %s entries of %s tenants", took, read,
+                        len(tenants) if tenants is not None else "discovered")
         return read
 
 
@@ -181,15 +198,31 @@ def run_kafka(settings: Settings, worker: Worker, projections: Projections,
 
 def leader_duties(relay: EntriesRelay, projections: Projections,
                   settings: Settings) -> Duties:
-    """What the partition-0 member runs beside its derivation, each in its own thread."""
+    """What the partition-0 member runs beside its derivation, each in its own thread:
+    the relay, and the views unless a `ledger projections follow` process keeps them."""
+    relaying = FollowerThread("entries-relay", _logged_if_slow("relay", relay.step), FOLLOW_S)
+    if not settings.work_project:
+        return Duties(relaying)
+    return Duties(relaying, FollowerThread(
+        "projections", _logged_if_slow("views", projection_step(projections)), FOLLOW_S))
 
+
+def projection_step(projections: Projections) -> Callable[[], int]:
     def project() -> int:
         if projections.store.max_notification_id() <= projections.reached:
             return 0  # one query while idle, not one per view
         return sum(projections.catch_up().values())
+    return project
 
-    return Duties(FollowerThread("entries-relay", relay.step, FOLLOW_S),
-                  FollowerThread("projections", project, FOLLOW_S))
+
+def _logged_if_slow(what: str, step: Callable[[], int]) -> Callable[[], int]:
+    def timed() -> int:
+        started = time.monotonic()
+        found = step()
+        if (took := time.monotonic() - started) > SLOW_ROUND_S:
+            log.warning("slow %s step: %.1f s for %s entries", what, took, found)
+        return found
+    return timed
 
 
 def woken(engine: ResponsibilityEngine, polled: dict[Any, list[Any]]) -> set[str]:
@@ -224,6 +257,40 @@ def _commit(consumer: Any) -> None:
         log.warning("offsets not committed (next time): %s", describe(exc))
 
 
+def open_projections(ledger: Ledger, settings: Settings,
+                     evaluator: RuleEvaluator) -> Projections:
+    """The read models as a worker keeps them: rules sandboxed, quarantine recorded."""
+    # Processes started together would all create the views' tables of a fresh store.
+    with one_schema_change_at_a_time(settings.database_url):
+        return Projections(ledger.store, store_name=settings.store_name,
+                           lateness=settings.allowed_lateness, evaluator=evaluator,
+                           guard=projection_guard(ledger, settings))
+
+
+def follow_projections() -> None:
+    """Keep the read models current until interrupted (`ledger projections follow`)."""
+    settings = load_settings()
+    configure_logging(settings)
+    ledger = build_ledger(settings)
+    projections = open_projections(ledger, settings, rule_evaluator(settings, warm=True))
+    step = _logged_if_slow("views", projection_step(projections))
+    stop = threading.Event()
+    log.info("ledger projections follow: keeping the read models current")
+    try:
+        while not stop.is_set():
+            try:
+                found = step()
+            except Exception as exc:
+                outage_pause(stop, exc)
+                continue
+            if not found:
+                stop.wait(FOLLOW_S)
+    except KeyboardInterrupt:
+        stop.set()
+    finally:
+        ledger.store.close()
+
+
 def projection_guard(ledger: Ledger, settings: Settings) -> ProjectionGuard:
     """Quarantine for the projections: recorded in the ledger like derivation's."""
     return ProjectionGuard(ledger.store, lambda events: ledger.record_derived(events, None),
@@ -239,12 +306,7 @@ def work(
     configure_logging(settings)
     ledger = build_ledger(settings)
     engine = build_engine(ledger, settings, live=settings.engine_live and not until_idle)
-    # Workers started together would all create the views' tables of a fresh store.
-    with one_schema_change_at_a_time(settings.database_url):
-        projections = Projections(ledger.store, store_name=settings.store_name,
-                                  lateness=settings.allowed_lateness,
-                                  evaluator=engine.evaluator, guard=projection_guard(ledger,
-                                                                                     settings))
+    projections = open_projections(ledger, settings, engine.evaluator)
     metrics = WorkMetrics()
     metrics.serve(settings.metrics_port)
     worker = Worker(engine, projections, metrics)

@@ -151,6 +151,11 @@ class Settings(BaseSettings):
     )
     work_group: str = Field(default="ledger-workers", description="Consumer group of "
                             "`ledger work` on the entries topic.")
+    work_project: bool = Field(
+        default=True, description="Kafka mode: the `ledger work` member holding partition 0 "
+        "also keeps the read models current; false when a `ledger projections follow` "
+        "process does (the views then use a core of their own).",
+    )
     entries_topic: str = Field(default="ledger.entries", description="Topic committed ledger "
                                "entries are relayed to, keyed by tenant (wakes the workers).")
     quarantine_after: int = Field(
