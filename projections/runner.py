@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -41,41 +43,25 @@ from ledger.config import Settings
 from ledger.domain.events import EntryRecorded
 from ledger.domain.responsibility.policy_check import IN_PROCESS
 from ledger.domain.responsibility.rules import RuleEvaluator
-from ledger.errors import LedgerError
-from projections.access_history import AccessHistoryProjection
-from projections.appraisal import AppraisalProjection
 from projections.base import LedgerProjection, ProjectionContext
-from projections.case_chains import CaseChainsProjection
-from projections.duties import DutiesProjection
-from projections.liabilities import LiabilitiesProjection
-from projections.obligations import ObligationsProjection
-from projections.org_history import OrgHistoryProjection
+from projections.parallel import catch_up_in_processes, group_jobs
 from projections.postgres_view import PostgresRowView
 from projections.quarantine import ProjectionGuard
+from projections.registry import NAMES, PROJECTIONS, UnknownProjection, checked_names
 from projections.schema import Row, ViewSchema
 from projections.sqlite_view import SQLiteRowView
-from projections.unit_stats import UnitStatsProjection
 from projections.views import RowView
-from projections.violations import ViolationsProjection
 
 log = logging.getLogger(__name__)
 #: Failures that are outages (retried as they are), never a reason to quarantine.
 OUTAGES = (StoreUnavailable, OperationalError, InterfaceError)
 
-PROJECTIONS: dict[str, type[LedgerProjection]] = {
-    p.name: p for p in (LiabilitiesProjection, ViolationsProjection, DutiesProjection,
-                        OrgHistoryProjection, CaseChainsProjection, UnitStatsProjection,
-                        ObligationsProjection, AppraisalProjection, AccessHistoryProjection)
-}
-NAMES: tuple[str, ...] = tuple(PROJECTIONS)
+__all__ = ["DEFAULT_BATCH", "NAMES", "PROJECTIONS", "Projections", "UnknownProjection",
+           "catch_up", "checked_names"]
 DEFAULT_BATCH = 5000
 
 #: Called with (notification id reached, ledger head) as a catch-up advances.
 Progress = Callable[[int, int], None]
-
-
-class UnknownProjection(LedgerError, ValueError):
-    code = "unknown-projection"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,14 +85,6 @@ def store_name_of(store: EventStore) -> str:
     return store.name
 
 
-def checked_names(names: Iterable[str] | None) -> list[str]:
-    chosen = list(names) if names is not None else list(NAMES)
-    unknown = [n for n in chosen if n not in PROJECTIONS]
-    if unknown:
-        raise UnknownProjection(f"unknown projection(s) {unknown}; known: {list(NAMES)}")
-    return chosen
-
-
 class Projections:
     """The read side of one ledger store."""
 
@@ -115,11 +93,14 @@ class Projections:
         names: Iterable[str] | None = None, lateness: timedelta = timedelta(minutes=5),
         batch_size: int = DEFAULT_BATCH, workers: int = 4, owns_store: bool = False,
         evaluator: RuleEvaluator = IN_PROCESS, guard: ProjectionGuard | None = None,
+        settings: Settings | None = None, processes: int | None = None,
     ) -> None:
         """`evaluator`: runs policy rules for the case chains (from settings: the
         process's sandbox, the one the engine uses). `guard`: quarantines a case a
         projection keeps failing on (projections/quarantine.py); without one a failing
-        entry stops its projection until fixed."""
+        entry stops its projection until fixed. `settings`, the store's: lets a rebuild
+        share the views out between `processes` (default: the cores this process may
+        use) on PostgreSQL (projections/parallel.py)."""
         self.store = store
         self.store_name = store_name or store_name_of(store)
         self.context = ProjectionContext(lateness=lateness, evaluator=evaluator)
@@ -127,6 +108,8 @@ class Projections:
         self.workers = workers
         self._owns_store = owns_store
         self.guard = guard
+        self.settings = settings
+        self.processes = processes if processes is not None else len(os.sched_getaffinity(0))
         self._lock = threading.RLock()
         #: The view position each stateful projection's memory matches (None: empty).
         self._memory: dict[str, int | None] = {}
@@ -136,6 +119,8 @@ class Projections:
             name: self._build(name) for name in checked_names(names)}
         #: The head reached by the last completed catch-up (for readers waiting on it).
         self.reached = 0
+        #: Seconds each view spent on its batches, in this process or its rebuild's.
+        self.busy: dict[str, float] = dict.fromkeys(self.projections, 0.0)
 
     @classmethod
     def from_settings(
@@ -143,7 +128,8 @@ class Projections:
     ) -> Projections:
         options.setdefault("evaluator", shared_sandbox(SandboxConfig.from_settings(settings)))
         return cls(EventStore(settings), store_name=settings.store_name, names=names,
-                   lateness=settings.allowed_lateness, owns_store=True, **options)
+                   lateness=settings.allowed_lateness, owns_store=True, settings=settings,
+                   **options)
 
     def close(self) -> None:
         if self._owns_store:
@@ -249,7 +235,7 @@ class Projections:
         last: int,
     ) -> int:
         try:
-            projection.process_batch(entries, Tracking(self.store_name, last))
+            self._batch(name, projection, entries, last)
         except IntegrityError:
             recorded = projection.view.position()
             if recorded < last:
@@ -301,8 +287,7 @@ class Projections:
                 self._sync_memory({name: recorded})
                 self._load_tenants(name, projection, [entry])
             try:
-                projection.process_batch(self.guard.keep(name, [entry]),
-                                         Tracking(self.store_name, i))
+                self._batch(name, projection, self.guard.keep(name, [entry]), i)
             except (IntegrityError, *OUTAGES):
                 self._forget(name, projection)
                 raise
@@ -317,6 +302,14 @@ class Projections:
             if projection.stateful:
                 self._memory[name] = i
         return recorded
+
+    def _batch(self, name: str, projection: LedgerProjection,
+               entries: Sequence[EntryRecorded], last: int) -> None:
+        started = time.perf_counter()
+        try:
+            projection.process_batch(entries, Tracking(self.store_name, last))
+        finally:
+            self.busy[name] = self.busy.get(name, 0.0) + time.perf_counter() - started
 
     def _track(self, projection: LedgerProjection, head: int) -> None:
         with contextlib.suppress(IntegrityError):  # another runner recorded it (or more)
@@ -375,7 +368,16 @@ class Projections:
             for name in chosen:
                 self.projections[name].view.drop_tables()
                 self.projections[name] = self._build(name)
-            return self.catch_up(chosen, progress=progress)
+                self._loaded[name] = set()
+            head = self.store.max_notification_id()
+            jobs = group_jobs(self, chosen, head)
+            if not jobs:
+                return self.catch_up(chosen, progress=progress)
+            processed = catch_up_in_processes(
+                jobs, self.busy, poll=None if progress is None else lambda: progress(min(
+                    self.projections[n].view.position() for n in chosen), head))
+            more = self.catch_up(chosen, progress=progress)  # what came in meanwhile
+            return {name: processed.get(name, 0) + more[name] for name in chosen}
 
     def status(self) -> list[ProjectionStatus]:
         head = self.store.max_notification_id()
