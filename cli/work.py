@@ -86,6 +86,41 @@ class WorkMetrics:
         self._lagging = set()
 
 
+class ProjectorMetrics:
+    """/metrics of `ledger projections follow`: how far the views trail the ledger."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.lag = Gauge("ledger_projections_lag", "Notification ids a view has not "
+                         "reflected (ledger head - its position).", ["projection"],
+                         registry=self.registry)
+        self.slow_steps = Counter("ledger_projections_slow_steps", "Steps that took over "
+                                  f"{SLOW_ROUND_S:g} s.", registry=self.registry)
+        self.projected = Counter("ledger_projections_entries", "Entries projected, summed "
+                                 "over the views.", registry=self.registry)
+        self._lag_read = 0.0
+
+    def serve(self, port: int) -> None:
+        if port > 0:
+            start_http_server(port, registry=self.registry)
+
+    def timed(self, projections: Projections,
+              step: Callable[[], int]) -> Callable[[], int]:
+        def counted() -> int:
+            started = time.monotonic()
+            found = step()
+            self.projected.inc(found)
+            if time.monotonic() - started > SLOW_ROUND_S:
+                self.slow_steps.inc()
+            # status() is a query a view: read once a second, not every step.
+            if time.monotonic() - self._lag_read >= LAG_EVERY_S:
+                self._lag_read = time.monotonic()
+                for view in projections.status():
+                    self.lag.labels(view.name).set(view.lag)
+            return found
+        return counted
+
+
 class Worker:
     """One round at a time: derive the tenants with work, then project."""
 
@@ -271,9 +306,11 @@ def follow_projections() -> None:
     """Keep the read models current until interrupted (`ledger projections follow`)."""
     settings = load_settings()
     configure_logging(settings)
+    metrics = ProjectorMetrics()
+    metrics.serve(settings.metrics_port)  # before the views' tables: probes answer early
     ledger = build_ledger(settings)
     projections = open_projections(ledger, settings, rule_evaluator(settings, warm=True))
-    step = _logged_if_slow("views", projection_step(projections))
+    step = metrics.timed(projections, _logged_if_slow("views", projection_step(projections)))
     stop = threading.Event()
     log.info("ledger projections follow: keeping the read models current")
     try:
