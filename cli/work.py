@@ -304,6 +304,10 @@ def open_projections(ledger: Ledger, settings: Settings,
 
 def follow_projections() -> None:
     """Keep the read models current until interrupted (`ledger projections follow`)."""
+    import signal
+
+    # SIGTERM stops it as Ctrl-C does: as a container's PID 1, an unhandled one is ignored.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     settings = load_settings()
     configure_logging(settings)
     metrics = ProjectorMetrics()
