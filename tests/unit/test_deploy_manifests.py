@@ -20,6 +20,7 @@ import jsonschema  # type: ignore[import-untyped]
 import kubernetes_validate
 import pytest
 import yaml
+from typer.testing import CliRunner
 
 from ledger.config import Settings
 
@@ -32,7 +33,7 @@ KUBERNETES_VERSION = "1.33"
 OPERATOR_GROUPS = ("kafka.strimzi.io", "postgresql.cnpg.io", "monitoring.coreos.com")
 #: The processes that run the ledger's own image: k8s workload -> compose service.
 PROCESSES = {"ledger-api": "api", "ledger-consume": "consume", "ledger-work": "work",
-             "ledger-init": "init"}
+             "ledger-project": "project", "ledger-init": "init"}
 #: Settings whose values differ by design between the cluster and one machine.
 PER_SITE = {"LEDGER_KAFKA_BOOTSTRAP", "LEDGER_KAFKA_REPLICATION_FACTOR",
             "LEDGER_SIGNING_KEY_FILE", "LEDGER_LOG_ORIGIN_PREFIX"}
@@ -92,6 +93,17 @@ def _operator_schema(api_version: str, kind: str) -> dict[str, Any]:
 def _config() -> dict[str, str]:
     data: dict[str, str] = _named("ConfigMap", "ledger-config")["data"]
     return data
+
+
+def _environment(workload: dict[str, Any]) -> dict[str, str]:
+    """The settings a workload's process gets: the ConfigMap, then its own values."""
+    own = {e["name"]: e["value"] for e in _container(workload).get("env", []) if "value" in e}
+    return {**_config(), **own}
+
+
+def _compose_services() -> dict[str, Any]:
+    services: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())["services"]
+    return services
 
 
 def test_a_kustomization_lists_every_manifest_and_nothing_else() -> None:
@@ -173,7 +185,9 @@ def test_the_signing_key_is_a_secret_mounted_outside_ledger_home() -> None:
     assert home not in key_file.parents
     signers = [w for w in _workloads()
                if any(v.get("secret") for v in _pod_spec(w).get("volumes", []))]
-    assert {w["metadata"]["name"] for w in signers} == {"ledger-api", "ledger-work"}
+    # The projector too: a view that quarantines a case records it in the tenant's ledger.
+    assert {w["metadata"]["name"] for w in signers} == {"ledger-api", "ledger-work",
+                                                        "ledger-project"}
     for workload in signers:
         [volume] = [v for v in _pod_spec(workload)["volumes"] if "secret" in v]
         [item] = volume["secret"]["items"]
@@ -211,7 +225,7 @@ def test_every_service_selects_pods_on_a_port_they_name() -> None:
             assert {p["targetPort"] for p in service["spec"]["ports"]} <= names
 
 
-def test_the_service_monitor_scrapes_the_consumers_and_the_workers() -> None:
+def test_the_service_monitor_scrapes_the_consumers_the_workers_and_the_projector() -> None:
     [monitor] = _by_kind("ServiceMonitor")
     [service] = [s for s in _by_kind("Service")
                  if monitor["spec"]["selector"]["matchLabels"].items()
@@ -221,30 +235,59 @@ def test_the_service_monitor_scrapes_the_consumers_and_the_workers() -> None:
     selector = service["spec"]["selector"].items()
     scraped = {d["metadata"]["name"] for d in _by_kind("Deployment")
                if selector <= d["spec"]["template"]["metadata"]["labels"].items()}
-    assert scraped == {"ledger-consume", "ledger-work"}
+    assert scraped == {"ledger-consume", "ledger-work", "ledger-project"}
     port = int(_config()["LEDGER_METRICS_PORT"])
     for name in scraped:
         assert {"name": "metrics", "containerPort": port} in _container(
             _named("Deployment", name))["ports"]
 
 
+def _process(workload: str) -> dict[str, Any]:
+    return _named("Job" if workload == "ledger-init" else "Deployment", workload)
+
+
 def test_docker_compose_runs_the_same_processes_with_the_same_settings() -> None:
-    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    services = _compose_services()
     assert {"postgres", "kafka", *PROCESSES.values()} <= set(services)
-    config = _config()
     for workload, service in PROCESSES.items():
-        kind = "Job" if workload == "ledger-init" else "Deployment"
-        container = _container(_named(kind, workload))
-        assert services[service]["command"] == container["command"]
+        assert services[service]["command"] == _container(_process(workload))["command"]
         environment = services[service]["environment"]
-        overrides = {e["name"]: e["value"] for e in container["env"] if "value" in e}
-        expected = {**config, **overrides}
+        expected = _environment(_process(workload))
         assert set(environment) == set(expected) | {"LEDGER_DATABASE_URL"}
         for name, value in expected.items():
             if name not in PER_SITE:
                 assert str(environment[name]) == value, (service, name)
-    assert services["work"]["depends_on"]["init"]["condition"] == (
-        "service_completed_successfully")
+    for service in ("work", "project"):
+        assert services[service]["depends_on"]["init"]["condition"] == (
+            "service_completed_successfully")
+
+
+def test_every_process_runs_a_command_the_ledger_cli_has() -> None:
+    from cli.main import app
+
+    for workload in PROCESSES:
+        program, *arguments = _container(_process(workload))["command"]
+        assert program == "ledger"
+        # --help parses the command and its options without running it.
+        result = CliRunner().invoke(app, [*arguments, "--help"])
+        assert result.exit_code == 0, (workload, result.output)
+
+
+def test_one_projector_keeps_the_views_and_the_workers_leave_them_to_it() -> None:
+    projector = _named("Deployment", "ledger-project")
+    assert _container(projector)["command"] == ["ledger", "projections", "follow"]
+    assert projector["spec"]["replicas"] == 1  # the views are global: one does all the work
+    workers = _named("Deployment", "ledger-work")
+    assert _environment(workers)["LEDGER_WORK_MODE"] == "kafka"
+    assert _environment(workers)["LEDGER_WORK_PROJECT"] == "false"
+    assert Settings.model_validate(
+        {"work_project": _environment(workers)["LEDGER_WORK_PROJECT"]}).work_project is False
+    services = _compose_services()
+    assert str(services["work"]["environment"]["LEDGER_WORK_PROJECT"]) == "false"
+    # Nothing else is told to project: `ledger serve` in kafka mode never does.
+    for workload in PROCESSES:
+        if workload != "ledger-work":
+            assert _environment(_process(workload)).get("LEDGER_WORK_PROJECT") != "true"
 
 
 def _compose_command() -> tuple[list[str], bool] | None:
