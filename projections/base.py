@@ -59,10 +59,19 @@ class LedgerProjection(Projection[RowView], ABC):
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         self.process_batch([domain_event], tracking)
 
-    def process_batch(self, entries: Sequence[EntryRecorded], tracking: Tracking | None) -> None:
+    def process_batch(
+        self, entries: Sequence[EntryRecorded], tracking: Tracking | None, *,
+        skip_empty: bool = False,
+    ) -> bool:
+        """Apply and write `entries`; whether anything was written. `skip_empty`: a batch
+        that changes no row is not written at all (its position is then the caller's to
+        record): most views take a few types, and most batches bring none of them."""
         changes = Changes(self.schema)
         self.apply(entries, changes)
+        if skip_empty and not len(changes):
+            return False
         self.view.write(changes, tracking)
+        return True
 
     @abstractmethod
     def apply(self, entries: Sequence[EntryRecorded], changes: Changes) -> None:

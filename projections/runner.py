@@ -119,6 +119,9 @@ class Projections:
             name: self._build(name) for name in checked_names(names)}
         #: The head reached by the last completed catch-up (for readers waiting on it).
         self.reached = 0
+        #: Views whose last batches changed nothing and were not written (the catch-up
+        #: records their position once, at its end).
+        self._untracked: set[str] = set()
         #: Seconds each view spent on its batches, in this process or its rebuild's.
         self.busy: dict[str, float] = dict.fromkeys(self.projections, 0.0)
 
@@ -176,6 +179,7 @@ class Projections:
             self._sync_memory({n: positions[n] for n, p in chosen.items()
                                if p.stateful and positions[n] < head})
             processed = dict.fromkeys(chosen, 0)
+            self._untracked = set()
             cursor = min(positions.values(), default=head)
             if cursor < head:
                 with ThreadPoolExecutor(1, "projections-read") as reader, \
@@ -183,7 +187,8 @@ class Projections:
                     self._follow(chosen, positions, processed, cursor, head, reader, writers,
                                  progress)
             for name, projection in chosen.items():
-                if positions[name] < head:  # only receipts or checkpoints were left
+                # Only receipts or checkpoints were left, or batches that changed nothing.
+                if positions[name] < head or name in self._untracked:
                     self._track(projection, head)
                     if projection.stateful and self._memory.get(name) == positions[name]:
                         self._memory[name] = head
@@ -235,7 +240,10 @@ class Projections:
         last: int,
     ) -> int:
         try:
-            self._batch(name, projection, entries, last)
+            if self._batch(name, projection, entries, last, skip_empty=True):
+                self._untracked.discard(name)
+            else:
+                self._untracked.add(name)
         except IntegrityError:
             recorded = projection.view.position()
             if recorded < last:
@@ -304,10 +312,13 @@ class Projections:
         return recorded
 
     def _batch(self, name: str, projection: LedgerProjection,
-               entries: Sequence[EntryRecorded], last: int) -> None:
+               entries: Sequence[EntryRecorded], last: int, *, skip_empty: bool = False,
+               ) -> bool:
+        """Whether the batch was written (`skip_empty`: not when it changed nothing)."""
         started = time.perf_counter()
         try:
-            projection.process_batch(entries, Tracking(self.store_name, last))
+            return projection.process_batch(entries, Tracking(self.store_name, last),
+                                            skip_empty=skip_empty)
         finally:
             self.busy[name] = self.busy.get(name, 0.0) + time.perf_counter() - started
 
