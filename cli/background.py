@@ -9,7 +9,17 @@ as soon as an append commits and the views follow whatever any worker derived.
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from collections.abc import Callable
+
 from ledger.application.follower import FollowerThread
+from ledger.application.quarantine import describe
+
+log = logging.getLogger("cli.work")
+FOLLOW_S = 0.02  # how soon a follower looks again after finding nothing
+SLOW_S = 1.0  # a step or round longer than this is logged
 
 
 class Duties:
@@ -35,3 +45,23 @@ class Duties:
     def stop(self) -> None:
         for task in self.tasks:
             task.stop(60.0)
+
+
+def outage_pause(stop: threading.Event, exc: BaseException) -> None:
+    """The store or the broker is away: say so and try again shortly (positions are in
+    the store, so nothing is lost or done twice by retrying)."""
+    log.warning("ledger work: %s; retrying", describe(exc))
+    stop.wait(1.0)
+
+
+def logged_if_slow(what: str, step: Callable[[], int]) -> Callable[[], int]:
+    """`step`, saying so in the log when it takes over SLOW_S (what a late verdict or
+    view waited for)."""
+
+    def timed() -> int:
+        started = time.monotonic()
+        found = step()
+        if (took := time.monotonic() - started) > SLOW_S:
+            log.warning("slow %s step: %.1f s for %s entries", what, took, found)
+        return found
+    return timed

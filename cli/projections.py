@@ -69,7 +69,7 @@ def catch_up(name: Name = None, batch_size: Batch = DEFAULT_BATCH) -> None:
 def follow() -> None:
     """Keep every view current as the ledger grows, until interrupted: the read models'
     own process where the workers do not keep them (LEDGER_WORK_PROJECT=false)."""
-    from cli.work import follow_projections
+    from cli.project import follow_projections
 
     follow_projections()
 

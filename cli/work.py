@@ -4,7 +4,8 @@ Embedded (SQLite, no Kafka): one worker follows the store's notification log for
 tenant. Kafka: workers are members of a consumer group on the entries topic, to which
 committed entries are relayed keyed by tenant; Kafka assigns the partitions (so the
 tenants) to members, and a worker derives the tenants it is woken for from their own
-recorded positions. The member holding partition 0 also runs the relay and the
+recorded positions. The member holding partition 0 also runs the relay and, unless
+`ledger projections follow` does (LEDGER_WORK_PROJECT=false, cli/project.py), the
 projections (global read models with their own positions): Kafka's assignment, not a
 home-made election, decides who, and a rebalance overlap is refused by the positions.
 """
@@ -13,39 +14,33 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
 import time
-from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from cli.background import Duties
+from cli.background import FOLLOW_S, SLOW_S, Duties, logged_if_slow, outage_pause
+from cli.project import open_projections, projection_step
 from cli.root import (
     build_engine,
     build_ledger,
     configure_logging,
     load_settings,
-    rule_evaluator,
 )
 from consumers.entries_relay import EntriesRelay, wake_up
-from ledger.adapters.store.locks import one_schema_change_at_a_time
 from ledger.application.derivation import ResponsibilityEngine, derived_position
 from ledger.application.follower import FollowerThread
 from ledger.application.quarantine import describe
-from ledger.application.recording import Ledger
 from ledger.config import Settings
-from ledger.domain.responsibility.rules import RuleEvaluator
-from projections.quarantine import ProjectionGuard
 from projections.runner import Projections
 
 log = logging.getLogger("cli.work")
 IDLE_S = 0.05
 LAG_EVERY_S = 1.0
 POLL_MS = 100  # the derivation loop's wait for wake-ups (returns at once when one comes)
-FOLLOW_S = 0.02
-SLOW_ROUND_S = 1.0  # how soon the relay and the views look again after finding nothing
 
 
 def work_mode(settings: Settings) -> str:
@@ -86,41 +81,6 @@ class WorkMetrics:
         self._lagging = set()
 
 
-class ProjectorMetrics:
-    """/metrics of `ledger projections follow`: how far the views trail the ledger."""
-
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.lag = Gauge("ledger_projections_lag", "Notification ids a view has not "
-                         "reflected (ledger head - its position).", ["projection"],
-                         registry=self.registry)
-        self.slow_steps = Counter("ledger_projections_slow_steps", "Steps that took over "
-                                  f"{SLOW_ROUND_S:g} s.", registry=self.registry)
-        self.projected = Counter("ledger_projections_entries", "Entries projected, summed "
-                                 "over the views.", registry=self.registry)
-        self._lag_read = 0.0
-
-    def serve(self, port: int) -> None:
-        if port > 0:
-            start_http_server(port, registry=self.registry)
-
-    def timed(self, projections: Projections,
-              step: Callable[[], int]) -> Callable[[], int]:
-        def counted() -> int:
-            started = time.monotonic()
-            found = step()
-            self.projected.inc(found)
-            if time.monotonic() - started > SLOW_ROUND_S:
-                self.slow_steps.inc()
-            # status() is a query a view: read once a second, not every step.
-            if time.monotonic() - self._lag_read >= LAG_EVERY_S:
-                self._lag_read = time.monotonic()
-                for view in projections.status():
-                    self.lag.labels(view.name).set(view.lag)
-            return found
-        return counted
-
-
 class Worker:
     """One round at a time: derive the tenants with work, then project."""
 
@@ -152,17 +112,10 @@ class Worker:
         self.metrics.observe(self.engine, tenants or set(), read, before)
         took = time.monotonic() - started
         self.metrics.round_seconds.observe(took)
-        if took > SLOW_ROUND_S:  # what a late verdict waited for, in the operator's log
+        if took > SLOW_S:  # what a late verdict waited for, in the operator's log
             log.warning("slow round: %.1f s for %s entries of %s tenants", took, read,
                         len(tenants) if tenants is not None else "discovered")
         return read
-
-
-def outage_pause(stop: threading.Event, exc: BaseException) -> None:
-    """The store or the broker is away: say so and try again shortly (positions are in
-    the store, so nothing is lost or done twice by retrying)."""
-    log.warning("ledger work: %s; retrying", describe(exc))
-    stop.wait(1.0)
 
 
 def run_embedded(worker: Worker, stop: threading.Event, until_idle: bool) -> None:
@@ -235,29 +188,11 @@ def leader_duties(relay: EntriesRelay, projections: Projections,
                   settings: Settings) -> Duties:
     """What the partition-0 member runs beside its derivation, each in its own thread:
     the relay, and the views unless a `ledger projections follow` process keeps them."""
-    relaying = FollowerThread("entries-relay", _logged_if_slow("relay", relay.step), FOLLOW_S)
+    relaying = FollowerThread("entries-relay", logged_if_slow("relay", relay.step), FOLLOW_S)
     if not settings.work_project:
         return Duties(relaying)
     return Duties(relaying, FollowerThread(
-        "projections", _logged_if_slow("views", projection_step(projections)), FOLLOW_S))
-
-
-def projection_step(projections: Projections) -> Callable[[], int]:
-    def project() -> int:
-        if projections.store.max_notification_id() <= projections.reached:
-            return 0  # one query while idle, not one per view
-        return sum(projections.catch_up().values())
-    return project
-
-
-def _logged_if_slow(what: str, step: Callable[[], int]) -> Callable[[], int]:
-    def timed() -> int:
-        started = time.monotonic()
-        found = step()
-        if (took := time.monotonic() - started) > SLOW_ROUND_S:
-            log.warning("slow %s step: %.1f s for %s entries", what, took, found)
-        return found
-    return timed
+        "projections", logged_if_slow("views", projection_step(projections)), FOLLOW_S))
 
 
 def woken(engine: ResponsibilityEngine, polled: dict[Any, list[Any]]) -> set[str]:
@@ -276,7 +211,7 @@ def _log_assignment(assignment: set[Any], held: set[int]) -> set[int]:
     """Say which partitions (so which tenants) this worker now derives, when it changes."""
     now = {tp.partition for tp in assignment}
     if now != held:
-        log.info("partitions assigned: %s%s", sorted(now), " (relay and projections)"
+        log.info("partitions assigned: %s%s", sorted(now), " (and the relay's duties)"
                  if 0 in now else "")
     return now
 
@@ -292,57 +227,14 @@ def _commit(consumer: Any) -> None:
         log.warning("offsets not committed (next time): %s", describe(exc))
 
 
-def open_projections(ledger: Ledger, settings: Settings,
-                     evaluator: RuleEvaluator) -> Projections:
-    """The read models as a worker keeps them: rules sandboxed, quarantine recorded."""
-    # Processes started together would all create the views' tables of a fresh store.
-    with one_schema_change_at_a_time(settings.database_url):
-        return Projections(ledger.store, store_name=settings.store_name,
-                           lateness=settings.allowed_lateness, evaluator=evaluator,
-                           guard=projection_guard(ledger, settings))
-
-
-def follow_projections() -> None:
-    """Keep the read models current until interrupted (`ledger projections follow`)."""
-    import signal
-
-    # SIGTERM stops it as Ctrl-C does: as a container's PID 1, an unhandled one is ignored.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    settings = load_settings()
-    configure_logging(settings)
-    metrics = ProjectorMetrics()
-    metrics.serve(settings.metrics_port)  # before the views' tables: probes answer early
-    ledger = build_ledger(settings)
-    projections = open_projections(ledger, settings, rule_evaluator(settings, warm=True))
-    step = metrics.timed(projections, _logged_if_slow("views", projection_step(projections)))
-    stop = threading.Event()
-    log.info("ledger projections follow: keeping the read models current")
-    try:
-        while not stop.is_set():
-            try:
-                found = step()
-            except Exception as exc:
-                outage_pause(stop, exc)
-                continue
-            if not found:
-                stop.wait(FOLLOW_S)
-    except KeyboardInterrupt:
-        stop.set()
-    finally:
-        ledger.store.close()
-
-
-def projection_guard(ledger: Ledger, settings: Settings) -> ProjectionGuard:
-    """Quarantine for the projections: recorded in the ledger like derivation's."""
-    return ProjectionGuard(ledger.store, lambda events: ledger.record_derived(events, None),
-                           settings.quarantine_after)
-
-
 def work(
     until_idle: Annotated[bool, typer.Option("--until-idle",
                                              help="Exit once caught up.")] = False,
 ) -> None:
     """Derive responsibility and keep the read models current (see LEDGER_WORK_MODE)."""
+    # SIGTERM ends it as Ctrl-C does (positions in the store: nothing lost or doubled); as
+    # a container's PID 1 an unhandled one would be ignored until the grace period ends.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     settings = load_settings()
     configure_logging(settings)
     ledger = build_ledger(settings)

@@ -192,9 +192,16 @@ class ResponsibilityEngine:
         derived events and positions are recorded together, in one transaction where the
         store can (a round's cost is then one append, not one per tenant)."""
         read, batches = 0, []
+        known = {t: self._tenants[t].position for t in self._dirty if t in self._tenants}
+        try:  # the tenants in memory read in one round trip
+            fresh = self.store.entries_of(known, self.batch_size) if len(known) > 1 else {}
+        except Exception as exc:
+            self._last_error, fresh = exc, {}
+            log.warning("derivation could not read: %s", describe(exc))
+            return 0
         for tenant in sorted(self._dirty):
             try:
-                batch = self._prepare(tenant)
+                batch = self._prepare(tenant, fresh.get(tenant))
             except Exception as exc:
                 self._failed_tenant(tenant, exc)
                 continue
@@ -251,13 +258,15 @@ class ResponsibilityEngine:
         self._record(batch)
         return len(batch.entries)
 
-    def _prepare(self, tenant: str) -> TenantBatch | None:
-        """Read one batch of the tenant's new entries and derive what follows, recording
-        nothing yet; None when there is nothing to read."""
+    def _prepare(self, tenant: str, read: list[EntryRecorded] | None = None
+                 ) -> TenantBatch | None:
+        """Read one batch of the tenant's new entries (unless `read` already holds them)
+        and derive what follows, recording nothing yet; None when there is nothing."""
         if tenant not in self._tenants and not self.live and not self._has_news(tenant):
             return None  # not rebuilt from its history only to find nothing to do
         state = self._state(tenant)
-        entries = self.store.entries(tenant, state.position, self.batch_size)
+        entries = (read if read is not None
+                   else self.store.entries(tenant, state.position, self.batch_size))
         if not entries:
             return None
         try:

@@ -266,7 +266,8 @@ class Ledger:
         recording time and the dead letters saved, or None when another writer appended
         first (decide again)."""
         now = self.clock()
-        links = [plan.link(self.store.head(plan.tenant)) for plan in plans]
+        heads = self.store.heads(plan.tenant for plan in plans)
+        links = [plan.link(heads[plan.tenant]) for plan in plans]
         dead_letters: list[DomainEventProtocol[Any]] = []
         if dead_letter is not None:
             conflicts = [o for plan, link in zip(plans, links, strict=True)

@@ -112,3 +112,19 @@ def test_a_round_with_nothing_new_records_nothing(ledger: Ledger, tenants: int) 
     engine.run_dirty()
 
     assert calls == []
+
+
+def test_several_ledgers_read_at_once_are_those_read_one_by_one(ledger: Ledger) -> None:
+    _fill(ledger)
+    ResponsibilityEngine(ledger, LATENESS, ledger.clock).run_until_idle()
+    store = ledger.store
+    after = {"north": 0, "south": 7, "east": 30, "nobody": 0}
+
+    at_once = store.entries_of(after, 25)
+    heads = store.heads([*TENANTS, "nobody"])
+
+    for tenant, position in after.items():
+        one = store.entries(tenant, position, 25)
+        assert [e.position for e in at_once[tenant]] == [e.position for e in one]
+        assert [e.entry_hash for e in at_once[tenant]] == [e.entry_hash for e in one]
+        assert heads[tenant] == store.head(tenant)

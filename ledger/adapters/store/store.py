@@ -25,10 +25,12 @@ from eventsourcing.postgres import PostgresProcessRecorder
 from ledger.adapters.store.copy_append import CopyAppend
 from ledger.adapters.store.library import LedgerApplication
 from ledger.adapters.store.locks import one_schema_change_at_a_time, writer_turn
+from ledger.adapters.store.many import ManyStreams
 from ledger.adapters.store.reads import StoreReads
 from ledger.adapters.store.rows import Row, Staged, StagedPlan
 from ledger.config import Settings
-from ledger.domain.recording import AppendPlan, Links
+from ledger.domain.events import EntryRecorded, ledger_stream_id
+from ledger.domain.recording import AppendPlan, LedgerHead, Links
 from ledger.errors import LedgerError
 
 
@@ -63,6 +65,32 @@ class EventStore(StoreReads):
         self._copy = (
             CopyAppend(self._postgres, self._app.mapper) if self._postgres is not None else None
         )
+        self._many = ManyStreams(self._postgres) if self._postgres is not None else None
+
+    def entries_of(self, positions: dict[str, int], limit: int) -> dict[str, list[EntryRecorded]]:
+        """Up to `limit` entries of each tenant's ledger after its position (one round trip
+        on PostgreSQL, `many`)."""
+        if self._many is None or len(positions) < 2:
+            return {t: self.entries(t, after, limit) for t, after in positions.items()}
+        tenants = {ledger_stream_id(t): t for t in positions}
+        found: dict[str, list[EntryRecorded]] = {t: [] for t in positions}
+        for stored in self._many.after({s: positions[t] for s, t in tenants.items()}, limit):
+            entry = self._entry(stored)
+            found[tenants[entry.originator_id]].append(entry)
+        return found
+
+    def heads(self, tenants: Iterable[str]) -> dict[str, LedgerHead]:
+        """Where each tenant's ledger ends (one round trip on PostgreSQL, `many`)."""
+        chosen = list(tenants)
+        if self._many is None or len(chosen) < 2:
+            return {t: self.head(t) for t in chosen}
+        heads = {t: LedgerHead(t) for t in chosen}
+        by_stream = {ledger_stream_id(t): t for t in chosen}
+        for stored in self._many.last(by_stream):
+            entry = self._entry(stored)
+            tenant = by_stream[entry.originator_id]
+            heads[tenant] = LedgerHead(tenant, entry.position, entry.entry_hash)
+        return heads
 
     @property
     def name(self) -> str:
