@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from ledger.adapters.rule_sandbox import SandboxConfig, shared_sandbox
 from ledger.application.recording import Ledger
 from ledger.config import Settings
+from projections.quarantine import ProjectionGuard
 from projections.reads import ReadModels
 from projections.runner import Projections
 from projections.worker import ProjectionWorker
@@ -54,8 +55,14 @@ class ReadSide:
         if self.settings is None:
             return Projections(self.ledger.store)
         evaluator = shared_sandbox(SandboxConfig.from_settings(self.settings))
-        return Projections(self.ledger.store, lateness=self.settings.allowed_lateness,
-                           store_name=self.settings.store_name, evaluator=evaluator)
+        # The process that keeps the views current sets a failing case aside, as a worker
+        # does, rather than stopping every view on it.
+        ledger = self.ledger
+        guard = ProjectionGuard(ledger.store, lambda events: ledger.record_derived(
+            events, None), self.settings.quarantine_after) if self.run_projections else None
+        return Projections(ledger.store, lateness=self.settings.allowed_lateness,
+                           store_name=self.settings.store_name, evaluator=evaluator,
+                           guard=guard)
 
     def reads(self) -> ReadModels:
         if self.worker is not None:

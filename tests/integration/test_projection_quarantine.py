@@ -124,3 +124,16 @@ def test_a_retry_after_the_fix_gives_the_view_an_undisturbed_projection_has(
         assert "SO-BAD" in _cases(projections, "acme")
     finally:
         undisturbed.drop()
+
+
+def test_the_servers_own_views_set_a_failing_case_aside_too(
+    ledger: Ledger, settings: Settings,
+) -> None:
+    from api.read_side import ReadSide
+
+    serving = ReadSide(ledger, settings=settings, run_projections=True)
+    reading = ReadSide(ledger, settings=settings)
+
+    assert serving.projections.guard is not None
+    assert reading.projections.guard is None
+    serving.projections.drop()
