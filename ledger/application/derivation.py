@@ -11,56 +11,52 @@ the caller (`mark_dirty`: a Kafka worker told by the entries topic).
 A case the engine keeps failing on is quarantined (ledger/application/quarantine.py) and
 the rest goes on. Memory holds the tenants in use: settled tenants beyond the cache are
 evicted and rebuilt from their ledger when next needed.
+
+This module holds the engine's rounds and what it derives; the tenants in memory are in
+tenant_memory.py, the recording of a round's batches in round_recording.py.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-
-from eventsourcing.persistence import Tracking
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from ledger.adapters.clock import Clock
 from ledger.adapters.store import EventStore
 from ledger.application.discovery import Discovery
 from ledger.application.quarantine import (
     DERIVATION,
-    QuarantineBook,
     Quarantined,
     case_of,
     describe,
     quarantined_event,
 )
-from ledger.application.recording import AlreadyTracked, Ledger
-from ledger.domain.catalog import ENTRY_QUARANTINED, ENTRY_RELEASED
+from ledger.application.recording import Ledger
+from ledger.application.round_recording import RoundRecorder, TenantBatch
+from ledger.application.tenant_memory import (
+    TenantMemory,
+    TenantState,
+    derived_position,
+    engine_reader,
+)
 from ledger.domain.events import ENTRY_KIND_DERIVED, EntryRecorded
-from ledger.domain.recording import Outcome, Status
 from ledger.domain.responsibility.assess import rule_checks
-from ledger.domain.responsibility.derive import Emitted, derive
+from ledger.domain.responsibility.derive import derive
 from ledger.domain.responsibility.facts import Fact
 from ledger.domain.responsibility.obligations import DEFAULT_LEAD
 from ledger.domain.responsibility.policy_check import IN_PROCESS, InProcessEvaluator, prefetch
 from ledger.domain.responsibility.rules import RuleEvaluator
 from ledger.domain.responsibility.tenant import TenantFacts
 from ledger.domain.responsibility.verdicts import CaseAssessment
-from ledger.domain.responsibility.view import TenantView
 from ledger.errors import LedgerError
 
-_END_OF_TIME = datetime.max.replace(tzinfo=UTC)
-#: Derived events that change the quarantine book: taken in only as read from the ledger.
-_READ_BACK = frozenset({ENTRY_QUARANTINED, ENTRY_RELEASED})
+#: What callers import from here (the memory's and recording's names among them).
+__all__ = [
+    "CaseFailed", "EngineStatus", "ResponsibilityEngine", "TenantBatch", "TenantState",
+    "derivation_reached", "derived_position", "engine_reader",
+]
 log = logging.getLogger(__name__)
-
-
-def engine_reader(tenant: str) -> str:
-    """The tracking name of the engine's position in one tenant's ledger."""
-    return f"engine:{tenant}"
-
-
-def derived_position(store: EventStore, tenant: str) -> int:
-    return store.max_tracking_id(engine_reader(tenant)) or 0
 
 
 def derivation_reached(store: EventStore, tenant: str, position: int) -> bool:
@@ -89,40 +85,6 @@ class CaseFailed(LedgerError):
 
     code = "case-failed"
     retryable = True
-
-
-@dataclass(slots=True)
-class TenantState:
-    """One tenant as the engine holds it: facts, what it already said, quarantines."""
-
-    facts: TenantFacts
-    emitted: Emitted = field(default_factory=Emitted)
-    book: QuarantineBook = field(default_factory=QuarantineBook)
-    #: Entries read (the ledger position), and recorded as read.
-    position: int = 0
-    #: Entries whose fact could not be taken in (quarantined cases), retried on release.
-    untaken: dict[str, list[EntryRecorded]] = field(default_factory=dict)
-    #: The entry that last affected each case in the batch being derived.
-    trigger: dict[str, EntryRecorded] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class TenantBatch:
-    """One tenant's entries read in a round and what derivation made of them."""
-
-    tenant: str
-    entries: list[EntryRecorded]
-    derived: list[dict[str, object]]
-    #: Whether to record it: derived events, inbound entries read, or a full batch.
-    record: bool
-
-    @property
-    def last(self) -> int:
-        return self.entries[-1].position
-
-    @property
-    def tracking(self) -> Tracking:
-        return Tracking(engine_reader(self.tenant), self.last)
 
 
 class ResponsibilityEngine:
@@ -155,9 +117,14 @@ class ResponsibilityEngine:
         self.quarantine_after = quarantine_after
         self.cache_tenants = cache_tenants
         self.reminder_lead = reminder_lead
-        self._tenants: OrderedDict[str, TenantState] = OrderedDict()
         self._failures: dict[tuple[str, str], int] = {}
         self._dirty: set[str] = set()
+        self._tenants = TenantMemory(
+            self.store, batch_size=batch_size, capacity=cache_tenants, lateness=lateness,
+            evaluator=evaluator, reminder_lead=reminder_lead, watermark=self._watermark,
+            released=self._forget_failures)
+        self._recorder = RoundRecorder(ledger, self._tenants, batch_size=batch_size,
+                                       caught_up=self._dirty.discard)
         self._discovery = Discovery(self.store, batch_size)
         self._last_error: BaseException | None = None
         #: Quarantines recorded by this engine (for metrics).
@@ -210,17 +177,18 @@ class ResponsibilityEngine:
                 continue
             read += len(batch.entries)
             batches.append(batch)
-        if len(batches) > 1 and self.store.tracks_many and self._record_together(batches):
+        together = len(batches) > 1 and self.store.tracks_many
+        if together and self._recorder.record_together(batches):
             batches = []
         for batch in batches:
             try:
-                self._record(batch)
+                self._recorder.record(batch)
             except Exception as exc:
                 self._failed_tenant(batch.tenant, exc)
         if self.live:
             for tenant in [t for t in self._tenants if t not in self._dirty]:
                 self._sweep(tenant)
-        self._evict()
+        self._tenants.evict(self._dirty)
         return read
 
     def _failed_tenant(self, tenant: str, exc: BaseException) -> None:
@@ -255,16 +223,17 @@ class ResponsibilityEngine:
         batch = self._prepare(tenant)
         if batch is None:
             return 0
-        self._record(batch)
+        self._recorder.record(batch)
         return len(batch.entries)
 
     def _prepare(self, tenant: str, read: list[EntryRecorded] | None = None
                  ) -> TenantBatch | None:
         """Read one batch of the tenant's new entries (unless `read` already holds them)
         and derive what follows, recording nothing yet; None when there is nothing."""
-        if tenant not in self._tenants and not self.live and not self._has_news(tenant):
+        tenants = self._tenants
+        if tenant not in tenants and not self.live and not tenants.has_news(tenant):
             return None  # not rebuilt from its history only to find nothing to do
-        state = self._state(tenant)
+        state = self._tenants.state(tenant)
         entries = (read if read is not None
                    else self.store.entries(tenant, state.position, self.batch_size))
         if not entries:
@@ -277,7 +246,8 @@ class ResponsibilityEngine:
                 affected |= self._take(state, entry, pending)
             derived = pending + self._derive(state, affected, entries[-1])
         except Exception:
-            self._unload(tenant)  # memory may hold half the batch: rebuilt from the ledger
+            # memory may hold half the batch: rebuilt from the ledger
+            self._tenants.unload(tenant)
             raise
         # Reading back its own output is not recorded (a write per round), unless a full
         # batch of it: so what is left unrecorded is less than a batch (`_has_news`).
@@ -285,151 +255,15 @@ class ResponsibilityEngine:
         record = bool(derived) or full or any(e.kind != ENTRY_KIND_DERIVED for e in entries)
         return TenantBatch(tenant, entries, derived, record)
 
-    def _record(self, batch: TenantBatch) -> None:
-        """Record one tenant's batch alone (its derived events with its position)."""
-        outcomes: list[Outcome] = []
-        if batch.record:
-            try:
-                outcomes = self.ledger.record_derived(batch.derived, batch.tracking)
-            except AlreadyTracked:
-                # Another worker derived this batch first (a rebalance): same facts, same
-                # verdicts, already in the ledger; read on from there.
-                log.info("tenant %s up to %s was derived elsewhere", batch.tenant,
-                         batch.last)
-                self._unload(batch.tenant)
-                return
-            except BaseException:
-                self._unload(batch.tenant)
-                raise
-        self._advance(batch, outcomes)
-
-    def _record_together(self, batches: list[TenantBatch]) -> bool:
-        """Record several tenants' batches in one transaction; False when that failed
-        (nothing recorded: each is then recorded alone, with its own outcome)."""
-        chosen = [b for b in batches if b.record]
-        try:
-            outcomes = self.ledger.record_derived(
-                [e for b in chosen for e in b.derived],
-                [b.tracking for b in chosen]) if chosen else []
-        except Exception as exc:
-            log.info("derivations of %s tenants recorded one by one: %s", len(chosen),
-                     describe(exc))
-            return False
-        by_index = {o.index: o for o in outcomes}
-        offset = 0
-        for batch in chosen:
-            self._advance(batch, [by_index[offset + i] for i in range(len(batch.derived))])
-            offset += len(batch.derived)
-        for batch in batches:
-            if not batch.record:
-                self._advance(batch, [])
-        return True
-
-    def _advance(self, batch: TenantBatch, outcomes: list[Outcome]) -> None:
-        """The batch is recorded: move the tenant's position past it. When its derived
-        events took the positions right after it (nothing else was appended between), they
-        are taken in from memory instead of read back, and the tenant is caught up as far
-        as anyone knows (new entries wake it again)."""
-        state = self._tenants.get(batch.tenant)
-        if state is None:
-            return
-        state.position = batch.last
-        expected = list(range(batch.last + 1, batch.last + 1 + len(batch.derived)))
-        if ([o.position for o in outcomes if o.status == Status.RECORDED] != expected
-                or any(e["type"] in _READ_BACK for e in batch.derived)):
-            return
-        for envelope in batch.derived:
-            state.emitted.observe(envelope)
-            state.facts.observe(envelope)
-        state.position = expected[-1] if expected else batch.last
-        if len(batch.entries) < self.batch_size:
-            self._dirty.discard(batch.tenant)
-
     def known_position(self, tenant: str) -> int:
         """How far the engine's memory of the tenant reaches (0: not in memory)."""
         state = self._tenants.get(tenant)
         return state.position if state is not None else 0
 
-    def _has_news(self, tenant: str) -> bool:
-        """Entries after the tenant's recorded position that derivation acts on: an inbound
-        entry or a release. The engine's own output read back is not recorded as read, so
-        a derived tail (at most a batch or so) is usually there. Live, a tenant is loaded
-        anyway: its wall-clock deadlines are swept only while it is in memory."""
-        after = self.store.entries(tenant, derived_position(self.store, tenant),
-                                   self.batch_size)
-        return len(after) == self.batch_size or any(
-            e.kind != ENTRY_KIND_DERIVED or e.envelope.get("type") == ENTRY_RELEASED
-            for e in after)
-
-    def _state(self, tenant: str) -> TenantState:
-        state = self._tenants.get(tenant)
-        if state is None:
-            state = self._load(tenant)
-            self._tenants[tenant] = state
-        self._tenants.move_to_end(tenant)
-        return state
-
-    def _load(self, tenant: str) -> TenantState:
-        """The tenant rebuilt from its ledger up to its recorded position, deriving nothing."""
-        view = TenantView(evaluator=self.evaluator, reminder_lead=self.reminder_lead)
-        state = TenantState(TenantFacts(tenant, self.lateness, view))
-        tracked = derived_position(self.store, tenant)
-        while state.position < tracked:
-            batch = self.store.entries(tenant, state.position,
-                                       min(self.batch_size, tracked - state.position))
-            if not batch:
-                break
-            for entry in batch:
-                self._replay(state, entry)
-            state.position = batch[-1].position
-        state.position = max(state.position, tracked)
-        self._reschedule(state)
-        return state
-
-    def _reschedule(self, state: TenantState) -> None:
-        """Assess every case once, deriving nothing, so that each case's next deadline is
-        known again: a replay takes facts in without assessing, and a case whose verdicts
-        were derived before (by this worker before eviction, or by another) would never be
-        found due. What the assessments imply is in the ledger already."""
-        watermark = self._watermark(state.facts)
-        skipped = state.book.cases(DERIVATION)
-        for case_id in sorted(set(state.facts.cases) - skipped):
-            try:
-                state.facts.assess(case_id, watermark)
-            except Exception as exc:  # assessed again, and quarantined, when it has news
-                log.warning("case %s of tenant %s not rescheduled: %s", case_id,
-                            state.facts.tenant, describe(exc))
-
-    def _replay(self, state: TenantState, entry: EntryRecorded) -> None:
-        if entry.kind == ENTRY_KIND_DERIVED:
-            state.emitted.observe(entry.envelope)
-            state.facts.observe(entry.envelope)
-            self._observe_quarantine(state, entry)
-            return
-        try:
-            state.facts.add(Fact.from_envelope(entry.envelope))
-        except Exception:  # quarantined when it was first read: kept for a release
-            state.untaken.setdefault(case_of(entry.envelope, entry.stream), []).append(entry)
-
-    def _observe_quarantine(self, state: TenantState, entry: EntryRecorded) -> set[str]:
-        """A release hands a case back: its untaken entries are taken in again and it is
-        assessed as if it had never failed."""
-        what = state.book.observe(entry)
-        if what is None or what[1] != DERIVATION or what[0] != "released":
-            return set()
-        case = what[2]
-        self._failures.pop((entry.tenant, case), None)
-        affected = {case}
-        for untaken in state.untaken.pop(case, []):
-            affected |= state.facts.add(Fact.from_envelope(untaken.envelope))
-        return affected
-
     def _take(self, state: TenantState, entry: EntryRecorded,
               pending: list[dict[str, object]]) -> set[str]:
         if entry.kind == ENTRY_KIND_DERIVED:
-            state.emitted.observe(entry.envelope)
-            state.facts.observe(entry.envelope)
-            return self._observe_quarantine(state, entry)
+            return self._tenants.take_back(state, entry)
         case = case_of(entry.envelope, entry.stream)
         try:
             affected = state.facts.add(Fact.from_envelope(entry.envelope))
@@ -461,6 +295,10 @@ class ResponsibilityEngine:
         state.book.open[(DERIVATION, case)] = Quarantined(
             entry.tenant, DERIVATION, case, entry.position, entry.event_id, describe(exc), 0)
         return event
+
+    def _forget_failures(self, tenant: str, case: str) -> None:
+        """A case handed back from quarantine is assessed as if it had never failed."""
+        self._failures.pop((tenant, case), None)
 
     def watermark(self, tenant: str) -> datetime | None:
         state = self._tenants.get(tenant)
@@ -529,28 +367,10 @@ class ResponsibilityEngine:
             self.ledger.record_derived(derived, None)
             self._dirty.add(tenant)  # read back what it just wrote
 
-    def _unload(self, tenant: str) -> None:
-        self._tenants.pop(tenant, None)
-
-    def _evict(self) -> None:
-        """Keep at most `cache_tenants` tenants in memory: the least recently used settled
-        ones (nothing due, no work pending) go first, and are rebuilt when next needed."""
-        excess = len(self._tenants) - self.cache_tenants
-        if excess <= 0:
-            return
-        for tenant in list(self._tenants):
-            if excess <= 0:
-                break
-            state = self._tenants[tenant]
-            if tenant in self._dirty or state.facts.due_by(_END_OF_TIME):
-                continue
-            del self._tenants[tenant]
-            excess -= 1
-
     # --- queries on the in-memory model -----------------------------------------------
 
     def assess(self, tenant: str, case_id: str) -> CaseAssessment | None:
-        state = self._state(tenant)
+        state = self._tenants.state(tenant)
         if case_id not in state.facts.cases:
             return None
         return state.facts.assess(case_id, self.watermark(tenant))
