@@ -72,7 +72,7 @@ SECONDS = float(os.environ.get("LEDGER_BENCH_LAG_SECONDS", "30"))
 TENANTS = int(os.environ.get("LEDGER_BENCH_LAG_TENANTS", "12"))
 CONSUMERS = int(os.environ.get("LEDGER_BENCH_LAG_CONSUMERS", "1"))
 COPY_EVENTS = int(os.environ.get("LEDGER_BENCH_LAG_COPY_EVENTS", "50000"))
-PROJECTOR = os.environ.get("LEDGER_BENCH_LAG_PROJECTOR", "0") == "1"  # `projections follow`
+PROJECTOR = os.environ.get("LEDGER_BENCH_LAG_PROJECTOR", "1") == "1"  # as deployed
 KEEP = os.environ.get("LEDGER_BENCH_LAG_KEEP") == "1"  # the store, to look at afterwards
 LOG_LEVEL = os.environ.get("LEDGER_BENCH_LAG_LOG_LEVEL", "WARNING")  # of the processes
 BOUND_S, GROWTH_S, TARGET = 2.0, 0.5, 0.30
