@@ -7,10 +7,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from ledger.domain.responsibility.cooperation import StepWindow, assess_contributions, party_unit
+from ledger.domain.responsibility.cooperation import (
+    StepWindow,
+    answerable,
+    assess_contributions,
+    party_unit,
+)
 from ledger.domain.responsibility.escalation import climb
 from ledger.domain.responsibility.facts import Fact
-from ledger.domain.responsibility.org import OrgChart, Process, Step
+from ledger.domain.responsibility.org import Process, Step
 from ledger.domain.responsibility.verdicts import (
     CaseAssessment,
     DeadlineMissed,
@@ -58,7 +63,7 @@ def assess_steps(
             continue
         unit = party_unit(step.lead, start, tenant.org)
         due = tenant.rules.calendars.deadline(start, step.due, step.counting, unit, tenant.org)
-        leads = _leads(step, due, tenant.org)
+        leads = answerable(step.lead, due, tenant.org)
         done = completions.get(step.step)
         on_time = done is not None and done.time <= due
         marks[step.step] = StepMark(due, leads[0] if leads else None, done, on_time)
@@ -171,19 +176,3 @@ def _in_dependency_order(process: Process) -> list[Step]:
             names.add(s.step)
             remaining.remove(s)
     return placed
-
-
-def _leads(step: Step, when: datetime, org: OrgChart) -> list[str]:
-    """Who answers for a step: the named employee, else the lead unit's head at that time,
-    else the lead role's holders."""
-    lead = step.lead
-    if lead.get("employee_id"):
-        return [lead["employee_id"]]
-    if lead.get("unit_id"):
-        head = org.head_of(lead["unit_id"], when)
-        return [head] if head else []
-    if lead.get("role"):
-        return org.holders(lead["role"], when)
-    return []
-
-
