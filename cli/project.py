@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_serv
 
 from cli.background import FOLLOW_S, SLOW_S, logged_if_slow, outage_pause
 from cli.root import build_ledger, configure_logging, load_settings, rule_evaluator
+from cli.runtime import tune_gc_for_ingest
 from ledger.adapters.store.locks import one_schema_change_at_a_time
 from ledger.application.recording import Ledger
 from ledger.config import Settings
@@ -93,6 +94,7 @@ def follow_projections() -> None:
     metrics.serve(settings.metrics_port)  # before the views' tables: probes answer early
     ledger = build_ledger(settings)
     projections = open_projections(ledger, settings, rule_evaluator(settings, warm=True))
+    tune_gc_for_ingest()
     step = metrics.timed(projections, logged_if_slow("views", projection_step(projections)))
     stop = threading.Event()
     log.info("ledger projections follow: keeping the read models current")

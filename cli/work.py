@@ -30,6 +30,7 @@ from cli.root import (
     configure_logging,
     load_settings,
 )
+from cli.runtime import tune_gc_for_ingest
 from consumers.entries_relay import EntriesRelay, wake_up
 from ledger.application.derivation import ResponsibilityEngine, derived_position
 from ledger.application.follower import FollowerThread
@@ -240,6 +241,7 @@ def work(
     ledger = build_ledger(settings)
     engine = build_engine(ledger, settings, live=settings.engine_live and not until_idle)
     projections = open_projections(ledger, settings, engine.evaluator)
+    tune_gc_for_ingest()  # derivation allocates per entry as ingest does: ~12% of its CPU
     metrics = WorkMetrics()
     metrics.serve(settings.metrics_port)
     worker = Worker(engine, projections, metrics)
