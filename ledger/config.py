@@ -27,6 +27,12 @@ class Settings(BaseSettings):
         description="Prefix of the store's tables (ledger_events, ledger_tracking).",
     )
     db_pool_size: int = Field(default=5, ge=1)
+    db_idle_in_transaction_timeout_s: int = Field(
+        default=60, ge=0,
+        description="PostgreSQL ends a session left idle inside a transaction this long (0: "
+        "never). A process holding millions of facts can pause for seconds in a full "
+        "garbage collection; the library's own default (5 s) cut such a process's writes.",
+    )
     ingest_batch_size: int = Field(default=500, ge=1, le=10_000)
     allowed_lateness: timedelta = Field(
         default=timedelta(minutes=5),
@@ -291,4 +297,6 @@ class Settings(BaseSettings):
             "POSTGRES_POOL_SIZE": str(self.db_pool_size),
             "POSTGRES_MAX_OVERFLOW": str(self.db_pool_size),
             "POSTGRES_LOCK_TIMEOUT": "30",
+            "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": str(
+                self.db_idle_in_transaction_timeout_s),
         }
