@@ -13,6 +13,7 @@ from eventsourcing.persistence import Tracking
 from ledger.application.recording import Ledger
 from ledger.domain.chain import GENESIS_HASH, entry_hash
 from ledger.domain.envelope import content_digest
+from ledger.domain.events import ledger_stream_id
 from tests.support.clock import FixedClock
 from tests.support.envelopes import envelope
 
@@ -172,3 +173,19 @@ def test_a_batch_whose_position_was_already_tracked_is_refused(ledger: Ledger) -
     with pytest.raises(AlreadyTracked):
         ledger.record([envelope("b")], tracking=Tracking("kafka:t:0", 10))
     assert [e.event_id for e in ledger.store.entries("acme")] == ["a"], "nothing half-applied"
+
+
+def test_entries_read_back_are_the_objects_the_librarys_mapper_would_make(
+    ledger: Ledger,
+) -> None:
+    ledger.record([envelope(f"e{i}", subject=f"case-{i % 3}") for i in range(5)])
+    store = ledger.store
+    stored = store.stored_events(ledger_stream_id("acme"))
+    assert stored
+    for row, entry in zip(stored, store.entries("acme"), strict=True):
+        by_mapper = store.decode(row)
+        assert type(entry) is type(by_mapper)
+        assert entry.__dict__ == by_mapper.__dict__
+        assert list(entry.__dict__) == list(by_mapper.__dict__)
+    by_position = [e for _, e in store.entry_notifications(0, 100)]
+    assert [e.__dict__ for e in by_position] == [store.decode(r).__dict__ for r in stored]

@@ -255,4 +255,8 @@ class StoreReads:
         return found
 
     def _entry(self, stored: StoredEvent) -> EntryRecorded:
+        if self._plain and stored.topic == ENTRY_TOPIC and isinstance(stored.originator_id,
+                                                                      UUID):
+            return plain_entry(stored.originator_id, stored.originator_version,
+                               bytes(stored.state))
         return cast(EntryRecorded, self._mapper.to_domain_event(stored))
