@@ -19,7 +19,8 @@ of consumers/fetching.py as a message marked undecodable and is dead-lettered in
 batch. Offsets need not be contiguous (transaction markers, aborted and compacted
 records leave gaps), so a batch is handed over when nothing repositioned its partition
 since it was read, and lag is measured to the last stable offset from the client's
-position, which is past the markers.
+position, which is past the markers. The client's options and set-up, and what the
+member asks of it besides records, are consumers/group_client.py.
 """
 
 from __future__ import annotations
@@ -31,48 +32,25 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
-from consumers import fetching
+from consumers import fetching, group_client
 from consumers.batch import BatchRecorder, BatchResult, PreparedBatch, tracking_name
+from consumers.group_client import TP, ConsumerOptions
 from consumers.group_health import AssignmentWatch, GroupProbe, Verdict
 from consumers.messages import InboundMessage
 from consumers.observability import IngestMetrics
 from consumers.partitions import PartitionState
 from ledger.application.recording import AlreadyTracked, Ledger
 
+__all__ = ["ConsumerOptions", "LedgerConsumer"]  # ConsumerOptions: from group_client
+
 log = logging.getLogger("consumers.consume")
 
-TP = Any  # kafka.TopicPartition (kafka-python ships no type hints)
-# New topics and partitions are noticed within this long (kafka-python's default: 5 min):
-# a member that joined before its client knew the topic's partitions is assigned nothing
-# until the next refresh. (Waiting for the partitions before subscribing, instead, made
-# kafka-python 3.0's group rejoin hang now and then: tests/fault.)
-METADATA_MAX_AGE_MS = 30_000
 #: An empty assignment is checked with the broker (consumers/group_health.py) once it
 #: has lasted this long, then every PROBE_EVERY_S while it lasts.
 EMPTY_ASSIGNMENT_GRACE_S = 3.0
 PROBE_EVERY_S = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class ConsumerOptions:
-    bootstrap: str
-    topic: str
-    group: str
-    batch_size: int = 2000
-    linger_ms: int = 100
-    session_timeout_ms: int = 10000
-    max_partition_fetch_bytes: int = 4 * 1024 * 1024
-    #: A larger message is dead-lettered unread (rule message_too_large; consumers/batch.py).
-    max_message_bytes: int = 1024 * 1024
-    client_id: str = "ledger-consume"
-    commit_interval_s: float = 1.0
-    max_backoff_s: float = 5.0
-    #: Reconnect when partitions of the topic have belonged to nobody this long while
-    #: this member held none (see consumers/group_health.py).
-    stall_after_s: float = 30.0
 
 
 def _message(record: Any) -> InboundMessage:
@@ -117,35 +95,8 @@ class LedgerConsumer:
     # --- Kafka client ------------------------------------------------------------------
 
     def _connect(self) -> Any:
-        from kafka import KafkaConsumer
-        from kafka.consumer.subscription_state import ConsumerRebalanceListener
-
-        owner = self
-
-        class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
-            def on_partitions_revoked(self, revoked: Any) -> None:
-                owner._revoked(list(revoked))
-
-            def on_partitions_assigned(self, assigned: Any) -> None:
-                owner._assigned(list(assigned))
-
-        o = self.options
-        consumer = KafkaConsumer(
-            bootstrap_servers=o.bootstrap,
-            group_id=o.group,
-            client_id=self._client_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            isolation_level="read_committed",
-            max_poll_records=o.batch_size,
-            max_partition_fetch_bytes=o.max_partition_fetch_bytes,
-            fetch_max_wait_ms=min(o.linger_ms, 500),
-            session_timeout_ms=o.session_timeout_ms,
-            heartbeat_interval_ms=max(1000, o.session_timeout_ms // 3),
-            metadata_max_age_ms=METADATA_MAX_AGE_MS,
-        )
-        self._stable = fetching.install(consumer)
-        consumer.subscribe([o.topic], listener=Rebalance())
+        consumer, self._stable = group_client.connect(self.options, self._client_id,
+                                                      self._revoked, self._assigned)
         return consumer
 
     # --- rebalance callbacks (run inside poll) --------------------------------------------
@@ -402,9 +353,7 @@ class LedgerConsumer:
         read_committed consumer can read) minus the position. With nothing of the
         partition buffered or in flight, the client's position counts too: it is past
         the transaction markers and aborted records, which are never records here."""
-        end = self._stable.get(tp)
-        if end is None:
-            end = self._consumer.highwater(tp)
+        end = group_client.readable_end(self._consumer, self._stable, tp)
         if end is None:
             return None
         in_flight = self._in_flight is not None and self._in_flight[0] == tp
@@ -438,12 +387,6 @@ class LedgerConsumer:
         due = {tp: s.to_commit for tp, s in self._partitions.items() if s.to_commit is not None}
         if not due:
             return
-        from kafka.structs import OffsetAndMetadata
-
-        offsets = {tp: OffsetAndMetadata(n, "", -1) for tp, n in due.items()}
         for tp in due:
             self._partitions[tp].to_commit = None
-        try:
-            self._consumer.commit_async(offsets=offsets)
-        except Exception as exc:  # advisory: a failed commit changes nothing that matters
-            log.debug("advisory commit failed", extra={"error": repr(exc)})
+        group_client.commit_advisory(self._consumer, due)
