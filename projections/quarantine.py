@@ -1,12 +1,13 @@
 """Quarantine for projections: an entry a projection keeps failing on is set aside with
 its case, for that projection only, and the projection goes on with everything else.
 
-The runner (projections/runner.py) hands a failed batch's entries to its projection one
-at a time to find the one that fails; at `threshold` failures on a case the guard records
-`ledger.entry.quarantined` (stage `projection:<name>`) and that case's entries are
-skipped by that projection from then on. A `ledger.entry.released` for the stage (`ledger
-quarantine retry`), read back from the ledger, hands the case back: its set-aside
-entries are read from the ledger and applied before the release.
+The runner (projections/runner.py, projections/isolation.py) hands a failed batch's
+entries to its projection one at a time to find the one that fails; at `threshold`
+failures on a case the guard records `ledger.entry.quarantined` (stage
+`projection:<name>`) and that case's entries are skipped by that projection from then on.
+A `ledger.entry.released` for the stage (`ledger quarantine retry`), read back from the
+ledger, hands the case back: its set-aside entries are read from the ledger and applied
+before the release.
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ loaded lazily: before a batch, each of its tenants not yet in memory has the ent
 view already reflects replayed into it, without writing, so a start costs what the new
 entries' tenants hold, not the whole ledger. The runner remembers the view position its
 memory matches; a view advanced by another process (or dropped by a rebuild) makes it
-forget every tenant, reloaded as they come.
+forget every tenant, reloaded as they come. A batch that fails is taken one entry at a
+time to find the failing entry and quarantine its case (projections/isolation.py).
 
 The library's own `ProjectionRunner` processes one event per transaction and needs a
 subscription, which its SQLite recorder does not offer; batching is what makes a rebuild
@@ -33,17 +34,18 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
 from ledger.adapters.rule_sandbox import SandboxConfig, shared_sandbox
-from ledger.adapters.store import EventStore, StoreUnavailable
+from ledger.adapters.store import EventStore
 from ledger.config import Settings
 from ledger.domain.events import EntryRecorded
 from ledger.domain.responsibility.policy_check import IN_PROCESS
 from ledger.domain.responsibility.rules import RuleEvaluator
 from projections.base import LedgerProjection, ProjectionContext
+from projections.isolation import FailureIsolation
 from projections.parallel import catch_up_in_processes, group_jobs
 from projections.postgres_view import PostgresRowView
 from projections.quarantine import ProjectionGuard
@@ -53,8 +55,6 @@ from projections.sqlite_view import SQLiteRowView
 from projections.views import RowView
 
 log = logging.getLogger(__name__)
-#: Failures that are outages (retried as they are), never a reason to quarantine.
-OUTAGES = (StoreUnavailable, OperationalError, InterfaceError)
 
 __all__ = ["DEFAULT_BATCH", "NAMES", "PROJECTIONS", "Projections", "UnknownProjection",
            "catch_up", "checked_names"]
@@ -85,7 +85,7 @@ def store_name_of(store: EventStore) -> str:
     return store.name
 
 
-class Projections:
+class Projections(FailureIsolation):
     """The read side of one ledger store."""
 
     def __init__(
@@ -262,54 +262,6 @@ class Projections:
         if projection.stateful:
             self._memory[name] = last
         return last
-
-    def _guarded(
-        self, name: str, projection: LedgerProjection,
-        pairs: Sequence[tuple[int, EntryRecorded]], last: int,
-    ) -> int:
-        """`_process`, and with a guard, a failed batch taken one entry at a time, so the
-        entry that fails is known, counted and, at the threshold, set aside."""
-        entries = [e for _, e in pairs]
-        self._load_tenants(name, projection, entries)
-        if self.guard is None:
-            return self._process(name, projection, entries, last)
-        try:
-            return self._process(name, projection, self.guard.keep(name, entries), last)
-        except (IntegrityError, *OUTAGES):
-            raise
-        except Exception:
-            log.warning("projection %s failed on a batch up to %s: one entry at a time",
-                        name, last, exc_info=True)
-        return self._isolate(name, projection, pairs)
-
-    def _isolate(
-        self, name: str, projection: LedgerProjection,
-        pairs: Sequence[tuple[int, EntryRecorded]],
-    ) -> int:
-        assert self.guard is not None
-        recorded = projection.view.position()
-        for i, entry in pairs:
-            if i <= recorded:
-                continue
-            if projection.stateful:
-                self._sync_memory({name: recorded})
-                self._load_tenants(name, projection, [entry])
-            try:
-                self._batch(name, projection, self.guard.keep(name, [entry]), i)
-            except (IntegrityError, *OUTAGES):
-                self._forget(name, projection)
-                raise
-            except Exception as exc:
-                self._forget(name, projection)
-                if not self.guard.failed(name, entry, exc):
-                    raise
-                self._track(projection, i)  # set aside: the projection moves past it
-                if projection.stateful:
-                    self._sync_memory({name: recorded})
-            recorded = i
-            if projection.stateful:
-                self._memory[name] = i
-        return recorded
 
     def _batch(self, name: str, projection: LedgerProjection,
                entries: Sequence[EntryRecorded], last: int, *, skip_empty: bool = False,
