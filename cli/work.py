@@ -13,7 +13,6 @@ home-made election, decides who, and a rebalance overlap is refused by the posit
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 import time
@@ -57,6 +56,9 @@ class WorkMetrics:
                                    "worker.", registry=self.registry)
         self.derived = Counter("ledger_work_entries_read", "Tenant entries derived.",
                                registry=self.registry)
+        self.reconnected = Counter("ledger_work_group_rejoins", "Times this worker joined "
+                                   "its group again, found holding nothing while partitions "
+                                   "had no owner.", registry=self.registry)
         self.round_seconds = Histogram("ledger_work_round_seconds", "Wall time of a "
                                        "derivation round.", registry=self.registry,
                                        buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10))
@@ -134,21 +136,15 @@ def run_embedded(worker: Worker, stop: threading.Event, until_idle: bool) -> Non
 
 def run_kafka(settings: Settings, worker: Worker, projections: Projections,
               stop: threading.Event, until_idle: bool) -> None:
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import TopicPartition
 
     from consumers.publisher import make_producer
     from consumers.topics import ensure_topics
+    from consumers.work_group import WorkGroupMember
 
     ensure_topics(settings.kafka_bootstrap, {settings.entries_topic: settings.kafka_partitions},
                   settings.kafka_replication_factor)
-    consumer = KafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, group_id=settings.work_group,
-        client_id=f"ledger-work-{os.getpid()}", enable_auto_commit=False,
-        auto_offset_reset="earliest", max_poll_records=settings.consume_batch_size,
-        session_timeout_ms=settings.kafka_session_timeout_ms,
-        heartbeat_interval_ms=max(1000, settings.kafka_session_timeout_ms // 3),
-    )
-    consumer.subscribe([settings.entries_topic])
+    member = WorkGroupMember(settings)
     relay = EntriesRelay(worker.engine.store, make_producer(settings.kafka_bootstrap,
                                                             "ledger-work-relay"),
                          settings.entries_topic)
@@ -159,9 +155,13 @@ def run_kafka(settings: Settings, worker: Worker, projections: Projections,
     held: set[int] = set()
     try:
         while not stop.is_set():
+            consumer = member.consumer
             polled: dict[Any, list[Any]] = consumer.poll(timeout_ms=POLL_MS)
             held = _log_assignment(consumer.assignment(), held)
             duties.hold(first in consumer.assignment())
+            if member.check():  # left holding nothing while partitions had no owner
+                worker.metrics.reconnected.inc()
+                continue
             tenants = woken(worker.engine, polled)
             try:
                 # A tenant that failed (an outage) stays dirty: retried without a message.
@@ -181,7 +181,7 @@ def run_kafka(settings: Settings, worker: Worker, projections: Projections,
                 return
     finally:
         duties.stop()
-        consumer.close()
+        member.close()
         relay.producer.close()
 
 

@@ -250,7 +250,7 @@ class ResponsibilityEngine:
             self._tenants.unload(tenant)
             raise
         # Reading back its own output is not recorded (a write per round), unless a full
-        # batch of it: so what is left unrecorded is less than a batch (`_has_news`).
+        # batch of it: so what is left unrecorded is less than a batch (`TenantMemory.has_news`).
         full = len(entries) == self.batch_size
         record = bool(derived) or full or any(e.kind != ENTRY_KIND_DERIVED for e in entries)
         return TenantBatch(tenant, entries, derived, record)
