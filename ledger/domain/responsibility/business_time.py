@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import isodate
 
+from ledger.domain.responsibility.durations import parse_duration
 from ledger.errors import LedgerError
 
 BUSINESS = "business"
@@ -139,7 +140,7 @@ def _weeks_and_days(iso_duration: str, calendar: WorkCalendar) -> tuple[int, tim
     date_part, _, time_part = iso_duration.upper().partition("T")
     days = 0
     if date_part != "P":
-        parsed = isodate.parse_duration(date_part)
+        parsed = parse_duration(date_part)
         if isinstance(parsed, isodate.Duration):
             if parsed.years or parsed.months:
                 raise NotCountable(f"{iso_duration}: years and months are not working days")
@@ -147,7 +148,7 @@ def _weeks_and_days(iso_duration: str, calendar: WorkCalendar) -> tuple[int, tim
         days = parsed.days
         if "W" in date_part:  # isodate reads a week as 7 days; here it is one workweek
             days = days // 7 * len(calendar.workweek)
-    hours = isodate.parse_duration("PT" + time_part) if time_part else timedelta(0)
+    hours = parse_duration("PT" + time_part) if time_part else timedelta(0)
     assert isinstance(hours, timedelta)
     return days, hours
 

@@ -14,8 +14,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import isodate
-
 from ledger.domain.catalog import CALENDAR_ASSIGNED, CALENDAR_DEFINED
 from ledger.domain.responsibility.business_time import (
     BUSINESS,
@@ -23,6 +21,7 @@ from ledger.domain.responsibility.business_time import (
     business_due,
     calendar_from,
 )
+from ledger.domain.responsibility.durations import parse_duration
 
 if TYPE_CHECKING:
     from ledger.domain.responsibility.facts import Fact
@@ -96,7 +95,7 @@ class CalendarBook:
         """`start` + `duration`: in calendar time, or in business time on the calendar of
         `unit_id` in force at `start` (the fallback week when it has none)."""
         if counting != BUSINESS:
-            result = start + isodate.parse_duration(duration)
+            result = start + parse_duration(duration)
             assert isinstance(result, datetime)
             return result
         calendar = self.calendar_for(unit_id, start, org) or FALLBACK

@@ -16,6 +16,7 @@ from typing import Any
 import isodate
 
 from ledger.domain.responsibility.calendars import CALENDAR_TYPES, CalendarBook
+from ledger.domain.responsibility.durations import parse_duration
 from ledger.domain.responsibility.facts import Fact
 
 DEPARTED: Mapping[str, Any] = {"departed": True}
@@ -47,15 +48,14 @@ class _Timeline:
 
 def add_duration(start: datetime, iso_duration: str) -> datetime:
     """`start` + an ISO 8601 duration; calendar units (P1M) move the calendar date."""
-    duration = isodate.parse_duration(iso_duration)
+    duration = parse_duration(iso_duration)
     result = start + duration
     assert isinstance(result, datetime)
     return result
 
 
 def duration(iso_duration: str) -> timedelta | isodate.Duration:
-    parsed: timedelta | isodate.Duration = isodate.parse_duration(iso_duration)
-    return parsed
+    return parse_duration(iso_duration)
 
 
 @dataclass(frozen=True, slots=True)
