@@ -237,6 +237,9 @@ def _step(url: str, bootstrap: str, workers: int, rate: float) -> dict[str, Any]
         for thread in threads:
             thread.start()
         everyone = [api, *consumers, *work]
+        roles = {"api": [api], "consume": consumers[:CONSUMERS],
+                 "project": consumers[CONSUMERS:], "work": work}
+        by_role_before = {r: processes.cpu_seconds(p.pid for p in ps) for r, ps in roles.items()}
         cpu_before = processes.cpu_seconds(p.pid for p in work)
         all_before = processes.cpu_seconds(p.pid for p in everyone)
         achieved = _publish(bootstrap, settings.events_topic, events, rate, tracker)
@@ -245,6 +248,8 @@ def _step(url: str, bootstrap: str, workers: int, rate: float) -> dict[str, Any]
             time.sleep(0.2)
         cpu = processes.cpu_seconds(p.pid for p in work) - cpu_before
         all_cpu = processes.cpu_seconds(p.pid for p in everyone) - all_before
+        by_role = {r: round(processes.cpu_seconds(p.pid for p in ps) - by_role_before[r], 1)
+                   for r, ps in roles.items()}
         rss = [processes.rss_mib(p.pid) for p in work]
         alive = all(p.poll() is None for p in [api, *consumers, *work])
     finally:
@@ -258,6 +263,8 @@ def _step(url: str, bootstrap: str, workers: int, rate: float) -> dict[str, Any]
     return {**_summary(events, tracker, rate, achieved, workers, cpu, rss, alive),
             "seconds_to_join_groups": round(joined, 1),
             "ledger_processes_cpu_seconds": round(all_cpu, 1),
+            # Where the CPU of a step went: what an event costs each kind of process.
+            "cpu_seconds_by_process": by_role,
             "verdicts_per_core_s_all_ledger_processes": round(len(events) / all_cpu)
             if all_cpu else None}
 
