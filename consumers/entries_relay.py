@@ -44,12 +44,16 @@ class EntriesRelay:
     def step(self) -> int:
         """Relay one chunk; returns how many entries it covered."""
         after = self.store.max_tracking_id(self.reader) or 0
-        batch = self.store.entry_notifications(after, CHUNK)
+        # Stream ids and positions only: decoding every entry to learn its tenant cost the
+        # relay's worker as much as reading them.
+        batch = self.store.entry_streams(after, CHUNK)
         if not batch:
             return 0
         heads: dict[str, int] = {}
-        for _, entry in batch:
-            heads[entry.tenant] = max(heads.get(entry.tenant, 0), entry.position)
+        for _, stream, position in batch:
+            tenant = self.store.tenant_of_stream(stream)
+            if tenant is not None:
+                heads[tenant] = max(heads.get(tenant, 0), position)
         for tenant, position in sorted(heads.items()):
             value = orjson.dumps({"tenant": tenant, "position": position})
             self.producer.send(self.topic, key=tenant.encode(), value=value)

@@ -10,13 +10,10 @@ rediscover from the beginning (late is harmless: rediscovered tenants read nothi
 from __future__ import annotations
 
 import contextlib
-from typing import cast
-from uuid import UUID
 
 from eventsourcing.persistence import Tracking
 
 from ledger.adapters.store import AppendConflict, EventStore
-from ledger.domain.events import EntryRecorded
 
 #: Tracking name of the discovery cursor over the notification log.
 ENGINE_READER = "responsibility-engine"
@@ -29,15 +26,14 @@ class Discovery:
         #: How far the log was read (None: not started).
         self.cursor: int | None = None
         self._recorded = 0
-        self._tenants: dict[UUID, str] = {}
 
     def next_page(self, found: set[str]) -> int:
         """Read one page of the log, adding its tenants to `found`; rows read."""
         if self.cursor is None:
             self.cursor = self._recorded = self.store.max_tracking_id(ENGINE_READER) or 0
         batch = self.store.entry_streams(self.cursor, self.page)
-        for stream in {stream for _, stream in batch}:
-            tenant = self._tenants.get(stream) or self._tenant_of(stream)
+        for stream in {stream for _, stream, _ in batch}:
+            tenant = self.store.tenant_of_stream(stream)
             if tenant is not None:
                 found.add(tenant)
         if batch:
@@ -51,11 +47,3 @@ class Discovery:
         with contextlib.suppress(AppendConflict):  # another engine recorded it (or further)
             self.store.append([], Tracking(ENGINE_READER, self.cursor))
         self._recorded = self.cursor
-
-    def _tenant_of(self, stream: UUID) -> str | None:
-        first = self.store.stored_events(stream, 0, 1)
-        if not first:
-            return None
-        entry = cast(EntryRecorded, self.store.decode(first[0]))
-        self._tenants[stream] = entry.tenant
-        return entry.tenant

@@ -29,7 +29,8 @@ ROWS_HOLDING = (
 #: The streams of a topic's rows after a notification id, in commit order (`{id}`: the
 #: dialect's notification id column), nothing decoded.
 STREAMS_AFTER = (
-    "SELECT {id} AS id, originator_id FROM {table} WHERE {id} > ? AND topic = ? "
+    "SELECT {id} AS id, originator_id, originator_version FROM {table} WHERE {id} > ? "
+    "AND topic = ? "
     "ORDER BY {id} LIMIT ?"
 )
 

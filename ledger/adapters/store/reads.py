@@ -51,6 +51,7 @@ class StoreReads:
         self._entries_after = ENTRIES_AFTER.replace("{id}", self._dialect.notification_column)
         #: Stream ids as the backend returns them -> UUID (SQLite hands out text).
         self._stream_ids: dict[str, UUID] = {}
+        self._tenants: dict[UUID, str] = {}
         self._entries_pg: sql.Composed | None = None
         if isinstance(recorder, PostgresProcessRecorder):
             self._entries_pg = sql.SQL(self._entries_after.replace("?", "%s")).format(
@@ -201,12 +202,27 @@ class StoreReads:
         )
         return [(n.id, self._entry(n)) for n in notifications]
 
-    def entry_streams(self, after: int, limit: int) -> list[tuple[int, UUID]]:
-        """(notification id, stream id) of ledger entries after notification id `after`,
-        in commit order, nothing decoded: which tenants' ledgers moved, cheaply."""
+    def entry_streams(self, after: int, limit: int) -> list[tuple[int, UUID, int]]:
+        """(notification id, stream id, position in the tenant's ledger) of ledger entries
+        after notification id `after`, in commit order, nothing decoded: which tenants'
+        ledgers moved and how far, cheaply."""
         statement = STREAMS_AFTER.replace("{id}", self._dialect.notification_column)
         rows = self._dialect.select(statement, (after, ENTRY_TOPIC, limit))
-        return [(int(row["id"]), UUID(str(row["originator_id"]))) for row in rows]
+        return [(int(row["id"]), self._stream_id(str(row["originator_id"])),
+                 int(row["originator_version"])) for row in rows]
+
+    def tenant_of_stream(self, stream: UUID) -> str | None:
+        """The tenant whose ledger `stream` is (None: no such ledger), named by its first
+        entry, read once per stream."""
+        tenant = self._tenants.get(stream)
+        if tenant is None:
+            first = self._recorder.select_events(stream, gt=0, limit=1)
+            if not first:
+                return None
+            tenant = self._entry(first[0]).tenant
+            if len(self._tenants) < 100_000:  # one per tenant: bounded all the same
+                self._tenants[stream] = tenant
+        return tenant
 
     def notifications(
         self, topics: Sequence[str], after: int = 0, limit: int = 1000
