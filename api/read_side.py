@@ -62,7 +62,7 @@ class ReadSide:
             events, None), self.settings.quarantine_after) if self.run_projections else None
         return Projections(ledger.store, lateness=self.settings.allowed_lateness,
                            store_name=self.settings.store_name, evaluator=evaluator,
-                           guard=guard)
+                           guard=guard, cache_tenants=self.settings.projection_cache_tenants)
 
     def reads(self) -> ReadModels:
         if self.worker is not None:

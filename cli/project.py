@@ -79,7 +79,8 @@ def open_projections(ledger: Ledger, settings: Settings,
     with one_schema_change_at_a_time(settings.database_url):
         return Projections(ledger.store, store_name=settings.store_name,
                            lateness=settings.allowed_lateness, evaluator=evaluator,
-                           guard=projection_guard(ledger, settings))
+                           guard=projection_guard(ledger, settings),
+                           cache_tenants=settings.projection_cache_tenants)
 
 
 def follow_projections() -> None:

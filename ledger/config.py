@@ -172,6 +172,11 @@ class Settings(BaseSettings):
         default=1000, ge=0, description="Settled tenants (nothing due) a worker keeps in "
         "memory beyond those with work; others are rebuilt from the ledger on demand.",
     )
+    projection_cache_tenants: int = Field(
+        default=1000, ge=1, description="Tenants the case-chains view keeps in memory "
+        "(their facts); the least recently used beyond them are dropped and replayed from "
+        "the ledger when next needed. Keep it above the tenants active at once.",
+    )
     engine_live: bool = Field(
         default=True, description="`ledger work` also judges deadlines of quiet tenants "
         "against the wall clock (minus LEDGER_ALLOWED_LATENESS); false: event time only, "

@@ -84,6 +84,10 @@ class LedgerProjection(Projection[RowView], ABC):
         """Forget in-memory state (after a failed write, or before a rebuild)."""
         self.warmed = not self.stateful
 
+    def forget_tenant(self, tenant: str) -> None:
+        """Drop one tenant's in-memory state (stateful ones), replayed from the ledger when
+        a batch next brings that tenant."""
+
 
 # --- helpers shared by the views ------------------------------------------------------------
 

@@ -61,6 +61,11 @@ class CaseChainsProjection(LedgerProjection):
         super().reset()
         self._facts, self._liabilities, self._judged = {}, {}, {}
 
+    def forget_tenant(self, tenant: str) -> None:
+        self._facts.pop(tenant, None)
+        self._liabilities.pop(tenant, None)
+        self._judged.pop(tenant, None)
+
     def warm(self, entries: Sequence[EntryRecorded]) -> None:
         for entry in entries:
             self._take(entry)

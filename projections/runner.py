@@ -28,6 +28,7 @@ import logging
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -59,6 +60,8 @@ log = logging.getLogger(__name__)
 __all__ = ["DEFAULT_BATCH", "NAMES", "PROJECTIONS", "Projections", "UnknownProjection",
            "catch_up", "checked_names"]
 DEFAULT_BATCH = 5000
+#: Tenants a stateful view keeps in memory (LEDGER_PROJECTION_CACHE_TENANTS).
+DEFAULT_CACHE_TENANTS = 1000
 
 #: Called with (notification id reached, ledger head) as a catch-up advances.
 Progress = Callable[[int, int], None]
@@ -94,13 +97,16 @@ class Projections(FailureIsolation):
         batch_size: int = DEFAULT_BATCH, workers: int = 4, owns_store: bool = False,
         evaluator: RuleEvaluator = IN_PROCESS, guard: ProjectionGuard | None = None,
         settings: Settings | None = None, processes: int | None = None,
+        cache_tenants: int = DEFAULT_CACHE_TENANTS,
     ) -> None:
         """`evaluator`: runs policy rules for the case chains (from settings: the
         process's sandbox, the one the engine uses). `guard`: quarantines a case a
         projection keeps failing on (projections/quarantine.py); without one a failing
         entry stops its projection until fixed. `settings`, the store's: lets a rebuild
         share the views out between `processes` (default: the cores this process may
-        use) on PostgreSQL (projections/parallel.py)."""
+        use) on PostgreSQL (projections/parallel.py). `cache_tenants`: tenants a stateful
+        view keeps in memory; the least recently used beyond them are dropped and replayed
+        from the ledger when next needed."""
         self.store = store
         self.store_name = store_name or store_name_of(store)
         self.context = ProjectionContext(lateness=lateness, evaluator=evaluator)
@@ -113,8 +119,9 @@ class Projections(FailureIsolation):
         self._lock = threading.RLock()
         #: The view position each stateful projection's memory matches (None: empty).
         self._memory: dict[str, int | None] = {}
-        #: The tenants each stateful projection holds in memory.
-        self._loaded: dict[str, set[str]] = {}
+        #: The tenants each stateful projection holds in memory, least recently used first.
+        self._loaded: dict[str, OrderedDict[str, None]] = {}
+        self.cache_tenants = cache_tenants
         self.projections: dict[str, LedgerProjection] = {
             name: self._build(name) for name in checked_names(names)}
         #: The head reached by the last completed catch-up (for readers waiting on it).
@@ -130,6 +137,7 @@ class Projections(FailureIsolation):
         cls, settings: Settings, names: Iterable[str] | None = None, **options: Any
     ) -> Projections:
         options.setdefault("evaluator", shared_sandbox(SandboxConfig.from_settings(settings)))
+        options.setdefault("cache_tenants", settings.projection_cache_tenants)
         return cls(EventStore(settings), store_name=settings.store_name, names=names,
                    lateness=settings.allowed_lateness, owns_store=True, settings=settings,
                    **options)
@@ -280,7 +288,7 @@ class Projections(FailureIsolation):
 
     def _forget(self, name: str, projection: LedgerProjection) -> None:
         projection.reset()
-        self._loaded[name] = set()
+        self._loaded[name] = OrderedDict()
         if projection.stateful:
             self._memory[name] = None
 
@@ -290,7 +298,7 @@ class Projections(FailureIsolation):
         for name, recorded in targets.items():
             if self._memory.get(name) != recorded:
                 self.projections[name].reset()
-                self._loaded[name] = set()
+                self._loaded[name] = OrderedDict()
                 self._memory[name] = recorded
             self.projections[name].warmed = True
 
@@ -302,12 +310,13 @@ class Projections(FailureIsolation):
         view's position, and a tenant's entries are committed in their order)."""
         if not projection.stateful:
             return
-        loaded = self._loaded.setdefault(name, set())
+        loaded = self._loaded.setdefault(name, OrderedDict())
         firsts: dict[str, int] = {}
         for entry in entries:
             firsts.setdefault(entry.tenant, entry.position)
         for tenant, first in firsts.items():
             if tenant in loaded:
+                loaded.move_to_end(tenant)
                 continue
             after = 0
             while after < first - 1:
@@ -318,7 +327,9 @@ class Projections(FailureIsolation):
                 kept = self.guard.keep(name, page) if self.guard is not None else page
                 if kept:
                     projection.warm(kept)
-            loaded.add(tenant)
+            loaded[tenant] = None
+        while len(loaded) > max(self.cache_tenants, len(firsts)):
+            projection.forget_tenant(loaded.popitem(last=False)[0])
 
     # --- rebuild, status, dumps ---------------------------------------------------------
 
@@ -331,7 +342,7 @@ class Projections(FailureIsolation):
             for name in chosen:
                 self.projections[name].view.drop_tables()
                 self.projections[name] = self._build(name)
-                self._loaded[name] = set()
+                self._loaded[name] = OrderedDict()
             head = self.store.max_notification_id()
             jobs = group_jobs(self, chosen, head)
             if not jobs:

@@ -252,3 +252,28 @@ def test_the_cli_rebuilds_a_projection_and_reports_every_projections_lag(
     assert len(projections.view("liabilities").dump()["liabilities"]) == 8
     unknown = runner.invoke(app, ["projections", "rebuild", "nonsense"])
     assert unknown.exit_code == 2
+
+
+def test_a_view_holding_one_tenant_in_memory_builds_what_one_holding_all_builds(
+    ledger: Ledger, settings: Settings
+) -> None:
+    tenants = ("acme", "globex", "initech")
+    streams = [worked_examples(t) for t in tenants]
+    for chunk in range(0, max(len(s) for s in streams), 3):  # tenants take turns
+        for stream in streams:
+            if stream[chunk : chunk + 3]:
+                record_all(ledger, stream[chunk : chunk + 3])
+    derive(ledger)
+    record_all(ledger, [{**LATE_TRANSFER, "tenant": t} for t in tenants])
+    derive(ledger)
+
+    frugal = make_projections(ledger, settings, batch_size=4, cache_tenants=1)
+    chains = frugal.projections["case_chains"]
+    forgotten: list[str] = []
+    forget = chains.forget_tenant
+    chains.forget_tenant = lambda tenant: (forgotten.append(tenant), forget(tenant))[1]  # type: ignore[method-assign]
+    frugal.catch_up()
+    assert len(forgotten) > len(tenants)  # dropped, replayed when next needed, many times
+    roomy = make_projections(ledger, settings, batch_size=4)
+    roomy.rebuild()
+    assert frugal.dump() == roomy.dump()
