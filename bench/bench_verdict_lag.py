@@ -32,6 +32,7 @@ from __future__ import annotations
 import bisect
 import functools
 import os
+import resource
 import statistics
 import threading
 import time
@@ -199,6 +200,11 @@ def _settings(url: str, bootstrap: str) -> tuple[Settings, dict[str, str]]:
     return settings, env
 
 
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _step(url: str, bootstrap: str, workers: int, rate: float) -> dict[str, Any]:
     """One offered load with `workers` workers, on a fresh store and topics."""
     settings, env = _settings(url, bootstrap)
@@ -241,6 +247,7 @@ def _step(url: str, bootstrap: str, workers: int, rate: float) -> dict[str, Any]
                  "project": consumers[CONSUMERS:], "work": work}
         by_role_before = {r: processes.cpu_seconds(p.pid for p in ps) for r, ps in roles.items()}
         cpu_before = processes.cpu_seconds(p.pid for p in work)
+        load_before = _own_cpu()
         all_before = processes.cpu_seconds(p.pid for p in everyone)
         achieved = _publish(bootstrap, settings.events_topic, events, rate, tracker)
         deadline = time.perf_counter() + max(60.0, SECONDS)
@@ -250,6 +257,8 @@ def _step(url: str, bootstrap: str, workers: int, rate: float) -> dict[str, Any]
         all_cpu = processes.cpu_seconds(p.pid for p in everyone) - all_before
         by_role = {r: round(processes.cpu_seconds(p.pid for p in ps) - by_role_before[r], 1)
                    for r, ps in roles.items()}
+        # The load itself (publisher, probers, store follower) shares the same two cores.
+        by_role["bench_load"] = round(_own_cpu() - load_before, 1)
         rss = [processes.rss_mib(p.pid) for p in work]
         alive = all(p.poll() is None for p in [api, *consumers, *work])
     finally:
