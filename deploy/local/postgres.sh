@@ -142,7 +142,7 @@ unix_socket_permissions = 0700
 
 # Sized for a 2-core / 24 GiB development or CI box.
 max_connections = 200
-shared_buffers = 512MB
+shared_buffers = ${LEDGER_PG_SHARED_BUFFERS:-3GB}
 effective_cache_size = 8GB
 work_mem = 8MB
 maintenance_work_mem = 256MB
