@@ -7,8 +7,10 @@ topic's partitions, and the rejoin that should have followed never finished), po
 forever while its partitions belonged to nobody. Nothing in the client tells the two
 apart; the group coordinator does. So, while this member holds nothing, it asks the
 broker now and then who owns the topic's partitions: if some belong to nobody for longer
-than `stall_after_s`, it reconnects (a fresh client, a fresh join); if the others own
-them all, it is rightly idle.
+than `stall_after_s`, or the group no longer counts this member at all (dropped by the
+coordinator, its rejoin never finished, while the others took everything), it reconnects
+(a fresh client, a fresh join); if the others own them all and it is in the group, it is
+rightly idle.
 
 `AssignmentWatch` is the decision, without I/O or clock (the caller passes `now` and
 the broker's answer), so it is tested on its own; `GroupProbe` asks the broker.
@@ -32,6 +34,9 @@ class GroupView:
     state: str
     partitions: frozenset[int]
     owned: frozenset[int]
+    #: Whether this member is in the group at all (a member the coordinator dropped, whose
+    #: rejoin never finished, polls on, outside it, while the others take everything).
+    present: bool = True
 
     @property
     def unowned(self) -> frozenset[int]:
@@ -48,8 +53,10 @@ def group_view(
     never took up are exactly the stuck case, and counting them as owned would call it
     idle (seen: a slow second join, the probe answering before the client had synced)."""
     owned: set[int] = set()
+    present = False
     for member in description.get("members") or ():
         if member.get("client_id") == own_client_id:
+            present = True
             continue
         assignment = member.get("member_assignment")
         if not isinstance(assignment, Mapping):
@@ -58,7 +65,7 @@ def group_view(
             if entry.get("topic") == topic:
                 owned.update(int(p) for p in entry.get("partitions") or ())
     return GroupView(str(description.get("group_state", "")), frozenset(partitions),
-                     frozenset(owned))
+                     frozenset(owned), present)
 
 
 class Verdict(enum.Enum):
@@ -106,10 +113,11 @@ class AssignmentWatch:
         if view is None or not view.partitions:  # no answer, or no topic yet: unknown
             self._owned_elsewhere = False
             return Verdict.WAIT
-        if not view.unowned:
+        if not view.unowned and view.present:
             self._unowned_since = None
             self._owned_elsewhere = True
             return Verdict.IDLE
+        # Partitions nobody holds, or this member outside the group: stuck if it lasts.
         self._owned_elsewhere = False
         if self._unowned_since is None:
             self._unowned_since = now

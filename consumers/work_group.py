@@ -2,13 +2,14 @@
 
 The workers share the entries topic's partitions (so the tenants) through Kafka's group
 protocol. kafka-python 3.0 has been seen to leave a member holding nothing while the
-partitions it should hold belong to nobody: a join made before the client knew a new
-topic's partitions, or a member dropped by the coordinator whose rejoin never finished.
-Those tenants' verdicts then stop with no error anywhere. The ingest consumer guards
+partitions it should hold belong to nobody (a join made before the client knew a new
+topic's partitions), and to leave a member the coordinator dropped outside the group for
+good (its rejoin never finished) while the others took everything. Either way verdicts
+stop, or the workers' capacity shrinks, with no error anywhere. The ingest consumer guards
 against it (consumers/group_health.py); a worker does the same: while it holds nothing,
 it asks the broker now and then who owns the partitions, and if some have belonged to
-nobody for WORKER_STALL_AFTER_S, it leaves with a fresh client and joins again. Positions
-live in the store, so a rejoin loses and doubles nothing.
+nobody, or the group has not counted it, for WORKER_STALL_AFTER_S, it leaves with a fresh
+client and joins again. Positions live in the store, so a rejoin loses and doubles nothing.
 """
 
 from __future__ import annotations
@@ -73,8 +74,9 @@ class WorkGroupMember:
         view = self._probe.view()
         if self._watch.probed(time.monotonic(), view) is not Verdict.RECONNECT or not view:
             return False
-        log.warning("partitions of %s belong to nobody while this worker holds none; "
-                    "joining the group again with a fresh client", self.settings.entries_topic,
+        log.warning("this worker holds no partition of %s while %s; joining the group "
+                    "again with a fresh client", self.settings.entries_topic,
+                    "some belong to nobody" if view.unowned else "the group does not count it",
                     extra={"unowned": sorted(view.unowned), "group_state": view.state})
         self.reconnect()
         return True

@@ -11,15 +11,19 @@ TOPIC = "ledger.events"
 OWN = "ledger-consume-42-0badcafe"
 
 
-def described(state: str, *assignments: list[int], topic: str = TOPIC) -> dict[str, object]:
-    return {
-        "group_state": state,
-        "members": [
-            {"member_id": f"m-{i}", "client_id": f"other-{i}", "member_assignment": {
-                "assigned_partitions": [{"topic": topic, "partitions": parts}]}}
-            for i, parts in enumerate(assignments)
-        ],
-    }
+def described(state: str, *assignments: list[int], topic: str = TOPIC,
+              own: bool = True) -> dict[str, object]:
+    """The group as the broker describes it: members holding `assignments`, and this
+    member holding nothing (unless `own` is False: it is not in the group at all)."""
+    members: list[dict[str, object]] = [
+        {"member_id": f"m-{i}", "client_id": f"other-{i}", "member_assignment": {
+            "assigned_partitions": [{"topic": topic, "partitions": parts}]}}
+        for i, parts in enumerate(assignments)
+    ]
+    if own:
+        members.append({"member_id": "m-own", "client_id": OWN, "member_assignment": {
+            "assigned_partitions": []}})
+    return {"group_state": state, "members": members}
 
 
 def watch() -> AssignmentWatch:
@@ -112,3 +116,16 @@ def test_a_topic_without_partitions_is_not_called_covered() -> None:
     w.observe(0.0, holding=False)
     nothing = group_view(described("Stable"), TOPIC, (), OWN)
     assert w.probed(3.0, nothing) is Verdict.WAIT
+
+
+def test_a_member_the_group_no_longer_counts_reconnects_though_the_others_own_everything(
+) -> None:
+    w = watch()
+    w.observe(0.0, holding=False)
+    outside = group_view(described("Stable", [0, 1, 2], own=False), TOPIC, range(3), OWN)
+    assert not outside.present and not outside.unowned
+    verdicts = []
+    for t in (3.0, 8.0, 13.0, 18.0, 23.0, 28.0, 33.0):
+        assert w.observe(t, holding=False) is Verdict.PROBE
+        verdicts.append(w.probed(t, outside))
+    assert verdicts == [Verdict.WAIT] * 6 + [Verdict.RECONNECT]
