@@ -44,7 +44,7 @@ class ConsumerOptions:
     max_backoff_s: float = 5.0
     #: Reconnect when partitions of the topic have belonged to nobody this long while
     #: this member held none (see consumers/group_health.py).
-    stall_after_s: float = 30.0
+    stall_after_s: float = 10.0
 
 
 def connect(

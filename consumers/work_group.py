@@ -8,8 +8,8 @@ good (its rejoin never finished) while the others took everything. Either way ve
 stop, or the workers' capacity shrinks, with no error anywhere. The ingest consumer guards
 against it (consumers/group_health.py); a worker does the same: while it holds nothing,
 it asks the broker now and then who owns the partitions, and if some have belonged to
-nobody, or the group has not counted it, for WORKER_STALL_AFTER_S, it leaves with a fresh
-client and joins again. Positions live in the store, so a rejoin loses and doubles nothing.
+nobody, or the group has not counted it, for LEDGER_KAFKA_STALL_AFTER_S, it leaves with
+a fresh client and joins again. Positions live in the store, so a rejoin loses and doubles nothing.
 """
 
 from __future__ import annotations
@@ -26,11 +26,6 @@ from consumers.group_health import AssignmentWatch, GroupProbe, Verdict
 from ledger.config import Settings
 
 log = logging.getLogger("consumers.work_group")
-#: Unowned partitions hold back every verdict of their tenants; a rebalance of the workers
-#: settles in a few seconds, so a worker holding nothing waits this long at most, not the
-#: ingest consumer's LEDGER_KAFKA_STALL_AFTER_S (30 s: the verdict-lag benchmark saw a
-#: worker's first join left stuck about one step in five, each costing 33 s of verdicts).
-WORKER_STALL_AFTER_S = 10.0
 
 
 class WorkGroupMember:
@@ -40,7 +35,7 @@ class WorkGroupMember:
         self.settings = settings
         self._clients = itertools.count(1)
         self._watch = AssignmentWatch(EMPTY_ASSIGNMENT_GRACE_S, PROBE_EVERY_S,
-                                      min(settings.kafka_stall_after_s, WORKER_STALL_AFTER_S))
+                                      settings.kafka_stall_after_s)
         self.reconnects = 0
         self.client_id = ""
         self.consumer: Any = self._connect()

@@ -113,9 +113,9 @@ class Settings(BaseSettings):
         "consumer's partitions move to the others."
     )
     kafka_stall_after_s: float = Field(
-        default=30.0, ge=5.0, description="A consumer holding no partitions rejoins the group "
-        "once partitions of its topic have belonged to nobody this long "
-        "(consumers/group_health.py)."
+        default=10.0, ge=5.0, description="A consumer or worker holding no partitions rejoins "
+        "its group once partitions of its topic have belonged to nobody, or the group has "
+        "not counted it, this long (consumers/group_health.py)."
     )
     # Limits on hostile or clumsy input; see docs/operations.md.
     max_body_bytes: int = Field(
