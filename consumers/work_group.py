@@ -9,7 +9,8 @@ stop, or the workers' capacity shrinks, with no error anywhere. The ingest consu
 against it (consumers/group_health.py); a worker does the same: while it holds nothing,
 it asks the broker now and then who owns the partitions, and if some have belonged to
 nobody, or the group has not counted it, for LEDGER_KAFKA_STALL_AFTER_S, it leaves with
-a fresh client and joins again. Positions live in the store, so a rejoin loses and doubles nothing.
+a fresh client and joins again. Positions live in the store, so a rejoin loses and
+doubles nothing.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ class WorkGroupMember:
         self._clients = itertools.count(1)
         self._watch = AssignmentWatch(EMPTY_ASSIGNMENT_GRACE_S, PROBE_EVERY_S,
                                       settings.kafka_stall_after_s)
-        self.reconnects = 0
         self.client_id = ""
         self.consumer: Any = self._connect()
         self._probe = GroupProbe(settings.kafka_bootstrap, settings.work_group,
@@ -82,7 +82,6 @@ class WorkGroupMember:
         except Exception as exc:  # the old client is being dropped for misbehaving
             log.warning("closing the stuck client failed: %r", exc)
         self._watch.reset()
-        self.reconnects += 1
         self.consumer = self._connect()
         self._probe.own_client_id = self.client_id
 
