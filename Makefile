@@ -34,20 +34,26 @@ services-down:
 services-status:
 	deploy/local/services.sh status
 
-## The whole suite against real PostgreSQL and Kafka started by deploy/local.
+TEST_SERVICES = LEDGER_TEST_DATABASE_URL="$$(deploy/local/postgres.sh url ledger_test)" \
+	LEDGER_KAFKA_BOOTSTRAP="$$(deploy/local/kafka.sh bootstrap)"
+# Most tests wait on PostgreSQL, Kafka or a child process: three pytest workers keep two cores
+# busy. Every test names its own store, topics and groups, so they run side by side.
+TEST_WORKERS ?= 3
+
+## The whole suite against real PostgreSQL and Kafka started by deploy/local: everything but
+## the fault tests in parallel, then the fault tests one at a time (they restart the services).
+## (Exit status 5, "no tests collected", is a PYTEST_ARGS that selects only the other half.)
 test: install lint services-up
-	LEDGER_TEST_DATABASE_URL="$$(deploy/local/postgres.sh url ledger_test)" \
-	LEDGER_KAFKA_BOOTSTRAP="$$(deploy/local/kafka.sh bootstrap)" \
-	$(BIN)/pytest -m "not soak" $(PYTEST_ARGS)
+	$(TEST_SERVICES) $(BIN)/pytest -n $(TEST_WORKERS) -m "not soak and not fault" \
+		$(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(TEST_SERVICES) $(BIN)/pytest -m "fault" $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 ## Pure unit tests only: no services needed.
 test-unit: install
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
 test-fault: install services-up
-	LEDGER_TEST_DATABASE_URL="$$(deploy/local/postgres.sh url ledger_test)" \
-	LEDGER_KAFKA_BOOTSTRAP="$$(deploy/local/kafka.sh bootstrap)" \
-	$(BIN)/pytest -m "fault" $(PYTEST_ARGS)
+	$(TEST_SERVICES) $(BIN)/pytest -m "fault" $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

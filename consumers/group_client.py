@@ -28,6 +28,16 @@ OnRebalance = Callable[[list[TP]], None]
 METADATA_MAX_AGE_MS = 30_000
 
 
+def liveness_options(session_timeout_ms: int) -> dict[str, int]:
+    """How a member stays counted in its group and learns of new partitions: the same for
+    the ingest consumers and the workers (consumers/work_group.py)."""
+    return {
+        "session_timeout_ms": session_timeout_ms,
+        "heartbeat_interval_ms": max(1000, session_timeout_ms // 3),
+        "metadata_max_age_ms": METADATA_MAX_AGE_MS,
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class ConsumerOptions:
     bootstrap: str
@@ -74,9 +84,7 @@ def connect(
         max_poll_records=o.batch_size,
         max_partition_fetch_bytes=o.max_partition_fetch_bytes,
         fetch_max_wait_ms=min(o.linger_ms, 500),
-        session_timeout_ms=o.session_timeout_ms,
-        heartbeat_interval_ms=max(1000, o.session_timeout_ms // 3),
-        metadata_max_age_ms=METADATA_MAX_AGE_MS,
+        **liveness_options(o.session_timeout_ms),
     )
     stable = fetching.install(consumer)
     consumer.subscribe([o.topic], listener=Rebalance())

@@ -22,7 +22,7 @@ import time
 from typing import Any
 
 from consumers.consumer import EMPTY_ASSIGNMENT_GRACE_S, PROBE_EVERY_S
-from consumers.group_client import METADATA_MAX_AGE_MS
+from consumers.group_client import liveness_options
 from consumers.group_health import AssignmentWatch, GroupProbe, Verdict
 from ledger.config import Settings
 
@@ -53,9 +53,7 @@ class WorkGroupMember:
             bootstrap_servers=settings.kafka_bootstrap, group_id=settings.work_group,
             client_id=self.client_id, enable_auto_commit=False,
             auto_offset_reset="earliest", max_poll_records=settings.consume_batch_size,
-            session_timeout_ms=settings.kafka_session_timeout_ms,
-            heartbeat_interval_ms=max(1000, settings.kafka_session_timeout_ms // 3),
-            metadata_max_age_ms=METADATA_MAX_AGE_MS,
+            **liveness_options(settings.kafka_session_timeout_ms),
         )
         consumer.subscribe([settings.entries_topic])
         return consumer
