@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
+from ledger.adapters.case_spill import CaseSpill
 from ledger.adapters.clock import Clock, system_clock
 from ledger.adapters.logs import install_log_handler
 from ledger.adapters.rule_sandbox import (
@@ -20,6 +21,7 @@ from ledger.adapters.rule_sandbox import (
 from ledger.adapters.store import EventStore
 from ledger.adapters.validation import EventValidator
 from ledger.application.admission import Admission
+from ledger.application.case_cache import CaseCache
 from ledger.application.derivation import ResponsibilityEngine
 from ledger.application.follower import FollowerThread
 from ledger.application.recording import Ledger
@@ -88,7 +90,9 @@ def build_engine(ledger: Ledger, settings: Settings, *, live: bool = False) -> R
                                 evaluator=rule_evaluator(settings, warm=live),
                                 quarantine_after=settings.quarantine_after,
                                 cache_tenants=settings.engine_cache_tenants,
-                                reminder_lead=settings.obligation_due_soon)
+                                reminder_lead=settings.obligation_due_soon,
+                                cases=CaseCache(CaseSpill(settings.engine_spill_dir),
+                                                settings.engine_cache_cases))
 
 
 def rule_evaluator(settings: Settings, *, warm: bool = False) -> SandboxedEvaluator:

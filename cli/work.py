@@ -62,6 +62,11 @@ class WorkMetrics:
         self.round_seconds = Histogram("ledger_work_round_seconds", "Wall time of a "
                                        "derivation round.", registry=self.registry,
                                        buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10))
+        self.cases_in_memory = Gauge("ledger_work_cases_in_memory", "Cases whose facts this "
+                                     "worker holds in memory.", registry=self.registry)
+        self.cases_set_aside = Gauge("ledger_work_cases_set_aside", "Settled cases set aside "
+                                     "on local disk (LEDGER_ENGINE_CACHE_CASES).",
+                                     registry=self.registry)
         self._lagging: set[str] = set()
         self._lag_read = 0.0
 
@@ -78,6 +83,8 @@ class WorkMetrics:
         if time.monotonic() - self._lag_read < LAG_EVERY_S:
             return
         self._lag_read = time.monotonic()
+        self.cases_in_memory.set(engine.cases_in_memory())
+        self.cases_set_aside.set(engine.cases_set_aside())
         for tenant in sorted(self._lagging):
             head = engine.store.head(tenant).position
             self.lag.labels(tenant).set(max(0, head - derived_position(engine.store, tenant)))
@@ -258,5 +265,6 @@ def work(
     finally:
         tenants = engine.tenants_in_memory()
         ledger.store.close()
+        engine.close()
     typer.echo(f"ledger work ({mode}): {tenants} tenants in memory; "
                f"{engine.quarantined} quarantined")

@@ -172,6 +172,17 @@ class Settings(BaseSettings):
         default=1000, ge=0, description="Settled tenants (nothing due) a worker keeps in "
         "memory beyond those with work; others are rebuilt from the ledger on demand.",
     )
+    engine_cache_cases: int = Field(
+        default=20_000, ge=0, description="Settled cases (nothing due) a worker keeps in "
+        "memory across its tenants, beyond its open ones; the least recently used others are "
+        "set aside on local disk (LEDGER_ENGINE_SPILL_DIR) and brought back when news "
+        "reaches them.",
+    )
+    engine_spill_dir: Path | None = Field(
+        default=None, description="Directory for the set-aside cases' file (a private cache "
+        "of each worker process, removed when it ends); default: the system's temporary "
+        "directory.",
+    )
     projection_cache_tenants: int = Field(
         default=1000, ge=1, description="Tenants the case-chains view keeps in memory "
         "(their facts); the least recently used beyond them are dropped and replayed from "

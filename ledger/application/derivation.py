@@ -10,7 +10,9 @@ the caller (`mark_dirty`: a Kafka worker told by the entries topic).
 
 A case the engine keeps failing on is quarantined (ledger/application/quarantine.py) and
 the rest goes on. Memory holds the tenants in use: settled tenants beyond the cache are
-evicted and rebuilt from their ledger when next needed.
+evicted and rebuilt from their ledger when next needed; within a tenant, settled cases
+beyond the case cache are set aside and brought back when news reaches them
+(case_cache.py).
 
 This module holds the engine's rounds and what it derives; the tenants in memory are in
 tenant_memory.py, the recording of a round's batches in round_recording.py.
@@ -24,6 +26,7 @@ from datetime import datetime, timedelta
 
 from ledger.adapters.clock import Clock
 from ledger.adapters.store import EventStore
+from ledger.application.case_cache import CaseCache
 from ledger.application.discovery import Discovery
 from ledger.application.quarantine import (
     DERIVATION,
@@ -100,13 +103,16 @@ class ResponsibilityEngine:
         quarantine_after: int = 3,
         cache_tenants: int = 1000,
         reminder_lead: timedelta = DEFAULT_LEAD,
+        cases: CaseCache | None = None,
     ) -> None:
         """`live`: also judge deadlines against the wall clock (minus lateness), for quiet
         tenants in live operation. Off for replays and tests, whose time is event time.
         `evaluator`: runs policy rules (a real process passes an isolated one).
         `quarantine_after`: failures on a case before it is quarantined.
         `cache_tenants`: settled tenants kept in memory beyond those with work.
-        `reminder_lead`: how long before its due time an obligation is due soon."""
+        `reminder_lead`: how long before its due time an obligation is due soon.
+        `cases`: where settled cases beyond its capacity are set aside (None: a tenant in
+        memory keeps all its cases)."""
         self.ledger = ledger
         self.store = ledger.store
         self.lateness = lateness
@@ -122,7 +128,7 @@ class ResponsibilityEngine:
         self._tenants = TenantMemory(
             self.store, batch_size=batch_size, capacity=cache_tenants, lateness=lateness,
             evaluator=evaluator, reminder_lead=reminder_lead, watermark=self._watermark,
-            released=self._forget_failures)
+            released=self._forget_failures, cases=cases)
         self._recorder = RoundRecorder(ledger, self._tenants, batch_size=batch_size,
                                        caught_up=self._dirty.discard)
         self._discovery = Discovery(self.store, batch_size)
@@ -189,6 +195,7 @@ class ResponsibilityEngine:
             for tenant in [t for t in self._tenants if t not in self._dirty]:
                 self._sweep(tenant)
         self._tenants.evict(self._dirty)
+        self._tenants.trim()
         return read
 
     def _failed_tenant(self, tenant: str, exc: BaseException) -> None:
@@ -245,6 +252,7 @@ class ResponsibilityEngine:
             for entry in entries:
                 affected |= self._take(state, entry, pending)
             derived = pending + self._derive(state, affected, entries[-1])
+            state.trigger = {}  # the batch's entries are not kept past it
         except Exception:
             # memory may hold half the batch: rebuilt from the ledger
             self._tenants.unload(tenant)
@@ -342,7 +350,7 @@ class ResponsibilityEngine:
             return  # nothing to gain: no round trips
         try:
             pairs = [p for case_id in cases
-                     for p in rule_checks(facts.cases.get(case_id, []), facts.view)]
+                     for p in rule_checks(facts.facts_of(case_id), facts.view)]
             prefetch(self.evaluator, pairs)
         except Exception as exc:  # the assessment meets it again, and quarantines
             log.debug("rules not evaluated ahead: %s", describe(exc))
@@ -371,7 +379,7 @@ class ResponsibilityEngine:
 
     def assess(self, tenant: str, case_id: str) -> CaseAssessment | None:
         state = self._tenants.state(tenant)
-        if case_id not in state.facts.cases:
+        if not state.facts.has_case(case_id):
             return None
         return state.facts.assess(case_id, self.watermark(tenant))
 
@@ -381,4 +389,16 @@ class ResponsibilityEngine:
 
     def tenants_in_memory(self) -> int:
         return len(self._tenants)
+
+    def cases_in_memory(self) -> int:
+        return sum(len(self._tenants[t].facts.cases) for t in self._tenants)
+
+    def cases_set_aside(self) -> int:
+        cache = self._tenants.cases
+        return cache.spill.cases if cache is not None else 0
+
+    def close(self) -> None:
+        """Remove what it set aside on disk (the store is the caller's to close)."""
+        if self._tenants.cases is not None:
+            self._tenants.cases.spill.close()
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from ledger.adapters.store import EventStore
+from ledger.application.case_cache import CaseCache
 from ledger.application.quarantine import DERIVATION, QuarantineBook, case_of, describe
 from ledger.domain.catalog import ENTRY_RELEASED
 from ledger.domain.events import ENTRY_KIND_DERIVED, EntryRecorded
@@ -66,10 +67,12 @@ class TenantMemory:
         reminder_lead: timedelta,
         watermark: Callable[[TenantFacts | None], datetime | None],
         released: Callable[[str, str], None],
+        cases: CaseCache | None = None,
     ) -> None:
         """`capacity`: settled tenants kept beyond those with work. `watermark`: the
         engine's time for a tenant's deadlines. `released`: told (tenant, case) when a
-        case is handed back from quarantine, to forget its failures."""
+        case is handed back from quarantine, to forget its failures. `cases`: where settled
+        cases beyond its capacity are set aside (None: every case stays in memory)."""
         self.store = store
         self.batch_size = batch_size
         self.capacity = capacity
@@ -79,6 +82,7 @@ class TenantMemory:
         self._watermark = watermark
         self._released = released
         self._tenants: OrderedDict[str, TenantState] = OrderedDict()
+        self.cases = cases
 
     def __contains__(self, tenant: object) -> bool:
         return tenant in self._tenants
@@ -107,6 +111,8 @@ class TenantMemory:
 
     def unload(self, tenant: str) -> None:
         self._tenants.pop(tenant, None)
+        if self.cases is not None:
+            self.cases.forget(tenant)
 
     def has_news(self, tenant: str) -> bool:
         """Entries after the tenant's recorded position that derivation acts on: an inbound
@@ -147,13 +153,20 @@ class TenantMemory:
             state = self._tenants[tenant]
             if tenant in busy or state.facts.due_by(_END_OF_TIME):
                 continue
-            del self._tenants[tenant]
+            self.unload(tenant)
             excess -= 1
+
+    def trim(self) -> None:
+        """Set aside the least recently used settled cases beyond the case cache."""
+        if self.cases is not None:
+            self.cases.trim(list(self._tenants.values()))
 
     def _load(self, tenant: str) -> TenantState:
         """The tenant rebuilt from its ledger up to its recorded position, deriving nothing."""
         view = TenantView(evaluator=self.evaluator, reminder_lead=self.reminder_lead)
         state = TenantState(TenantFacts(tenant, self.lateness, view))
+        if self.cases is not None:
+            self.cases.attach(state)
         tracked = derived_position(self.store, tenant)
         while state.position < tracked:
             batch = self.store.entries(tenant, state.position,
@@ -163,6 +176,8 @@ class TenantMemory:
             for entry in batch:
                 self._replay(state, entry)
             state.position = batch[-1].position
+            if self.cases is not None:  # a long history is not held whole while replayed
+                self.cases.trim([state])
         state.position = max(state.position, tracked)
         self._reschedule(state)
         return state
@@ -183,9 +198,13 @@ class TenantMemory:
         found due. What the assessments imply is in the ledger already."""
         watermark = self._watermark(state.facts)
         skipped = state.book.cases(DERIVATION)
-        for case_id in sorted(set(state.facts.cases) - skipped):
+        for n, case_id in enumerate(sorted(state.facts.case_ids() - skipped), start=1):
             try:
                 state.facts.assess(case_id, watermark)
             except Exception as exc:  # assessed again, and quarantined, when it has news
                 log.warning("case %s of tenant %s not rescheduled: %s", case_id,
                             state.facts.tenant, describe(exc))
+            if self.cases is not None and n % self.batch_size == 0:
+                self.cases.trim([state])
+        if self.cases is not None:
+            self.cases.trim([state])

@@ -2,7 +2,9 @@
 
 Hypothesis draws the number of workers, which worker holds which tenant in each round
 (a rebalance moves a tenant to a worker whose memory of it is stale or empty), the batch
-sizes of ingest and derivation, and how the tenants' streams interleave on arrival; the
+sizes of ingest and derivation, how many settled cases a worker keeps in memory (the rest
+set aside and brought back when news reaches them), and how the tenants' streams
+interleave on arrival; the
 derived events of every case must be exactly those of one engine replaying the same
 ledger in one go, none doubled.
 """
@@ -18,8 +20,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ledger.adapters.case_spill import CaseSpill
 from ledger.adapters.store import EventStore
 from ledger.adapters.validation import default_validator
+from ledger.application.case_cache import CaseCache
 from ledger.application.derivation import ResponsibilityEngine
 from ledger.application.recording import Ledger
 from ledger.config import Settings
@@ -43,8 +47,10 @@ def _ledger(store: Settings) -> Ledger:
     return Ledger(EventStore(store), default_validator(), FixedClock())
 
 
-def _engine(ledger: Ledger, batch_size: int) -> ResponsibilityEngine:
-    return ResponsibilityEngine(ledger, LATENESS, ledger.clock, batch_size=batch_size)
+def _engine(ledger: Ledger, batch_size: int, cases: int | None = None) -> ResponsibilityEngine:
+    cache = None if cases is None else CaseCache(CaseSpill(), cases)
+    return ResponsibilityEngine(ledger, LATENESS, ledger.clock, batch_size=batch_size,
+                                cases=cache)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -81,18 +87,19 @@ def made(backend: str, tmp_path: Path) -> Iterator[list[Settings]]:
     workers=st.integers(min_value=1, max_value=4),
     chunk=st.integers(min_value=1, max_value=40),
     batch_sizes=st.lists(st.integers(min_value=1, max_value=64), min_size=4, max_size=4),
+    cases=st.sampled_from([None, 0, 3]),
     seed=st.integers(min_value=0, max_value=10_000),
 )
-def test_verdicts_are_the_same_whatever_the_workers_batches_and_arrival_order(
+def test_verdicts_are_the_same_whatever_the_workers_batches_memory_and_arrival_order(
     backend: str, tmp_path: Path, made: list[Settings],
     reference: dict[str, dict[str, list[str]]],
-    workers: int, chunk: int, batch_sizes: list[int], seed: int,
+    workers: int, chunk: int, batch_sizes: list[int], cases: int | None, seed: int,
 ) -> None:
     store = _store_settings(backend, tmp_path)
     made.append(store)
     ingest = _ledger(store)
     # Each worker is an engine of its own (its own connection and memory, as a process).
-    engines = [_engine(_ledger(store), batch_sizes[i % len(batch_sizes)])
+    engines = [_engine(_ledger(store), batch_sizes[i % len(batch_sizes)], cases)
                for i in range(workers)]
     rnd = random.Random(seed)
     try:

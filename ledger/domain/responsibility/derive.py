@@ -8,7 +8,7 @@ A liability that no longer follows from the facts is corrected, never deleted.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -35,11 +35,11 @@ ENGINE_SOURCE = "ledger/engine"
 
 
 @dataclass(slots=True)
-class Emitted:
-    """What a tenant's derived events already say, rebuilt from the ledger on restart."""
+class CaseEmitted:
+    """What the ledger's derived events already say about one case."""
 
     digests: dict[tuple[str, str], str] = field(default_factory=dict)
-    liabilities: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
+    liabilities: dict[str, tuple[str, str]] = field(default_factory=dict)
     #: Liabilities whose latest word in the ledger is a correction: its id's digest.
     corrected: dict[str, str] = field(default_factory=dict)
     #: Liabilities corrected at least once: the id's digest of their latest assignment.
@@ -49,9 +49,8 @@ class Emitted:
         type_, data = envelope["type"], envelope["data"]
         self.digests[_key(envelope)] = _plain_digest(envelope)
         if type_ == LIABILITY_ASSIGNED:
-            case = self.liabilities.setdefault(str(envelope.get("subject")), {})
             liability_id = data["liability_id"]
-            case[liability_id] = (data.get("claim", ""), data["employee_id"])
+            self.liabilities[liability_id] = (data.get("claim", ""), data["employee_id"])
             # The liabilities view keeps the ledger's latest word: an assignment after a
             # correction puts the liability back in force, so it may be corrected again.
             self.corrected.pop(liability_id, None)
@@ -66,6 +65,36 @@ class Emitted:
         it is a new entry rather than a duplicate of the first."""
         revision = self.revisions.get(data["liability_id"])
         return {**data, "revision": revision} if revision else data
+
+
+@dataclass(slots=True)
+class Emitted:
+    """What a tenant's derived events already say, case by case, rebuilt from the ledger
+    on restart. A case set aside (evicted) is brought back by `fault` when next needed."""
+
+    cases: dict[str, CaseEmitted] = field(default_factory=dict)
+    _away: set[str] = field(default_factory=set)
+    fault: Callable[[str], None] | None = None
+
+    def of(self, case_id: str) -> CaseEmitted:
+        if case_id in self._away:
+            assert self.fault is not None, "a case was set aside with nothing to bring it back"
+            self.fault(case_id)
+        found = self.cases.get(case_id)
+        if found is None:
+            found = self.cases[case_id] = CaseEmitted()
+        return found
+
+    def observe(self, envelope: Mapping[str, Any]) -> None:
+        self.of(str(envelope.get("subject"))).observe(envelope)
+
+    def set_aside(self, case_id: str) -> CaseEmitted:
+        self._away.add(case_id)
+        return self.cases.pop(case_id, None) or CaseEmitted()
+
+    def readmit(self, case_id: str, emitted: CaseEmitted) -> None:
+        self._away.discard(case_id)
+        self.cases[case_id] = emitted
 
 
 #: Fields that only make a repeated assignment or correction a new entry: the same
@@ -289,7 +318,7 @@ def appeal_events(tenant: str, a: CaseAssessment) -> list[dict[str, Any]]:
     return out
 
 
-def _overturned(tenant: str, a: CaseAssessment, emitted: Emitted) -> list[dict[str, Any]]:
+def _overturned(tenant: str, a: CaseAssessment, emitted: CaseEmitted) -> list[dict[str, Any]]:
     """`liability.corrected {reason: appeal_overturned}` for liabilities an appeal overturned."""
     out = []
     for outcome in a.appeals:
@@ -312,16 +341,16 @@ def derive(
     """The derived events not yet in the ledger, plus corrections of liabilities that no
     longer follow from the facts (`at`: the business time of the news that changed them)."""
     wanted = assessment_events(tenant, assessment)
-    new = [e for e in wanted if emitted.digests.get(_key(e)) != _digest(e)]
-    new += _reinstated(wanted, new, assessment, emitted)
+    said = emitted.of(assessment.case_id)
+    new = [e for e in wanted if said.digests.get(_key(e)) != _digest(e)]
+    new += _reinstated(wanted, new, assessment, said)
     for envelope in new:  # assignments first: one may put a corrected liability back
         if envelope["type"] == LIABILITY_ASSIGNED:
-            emitted.observe(envelope)
+            said.observe(envelope)
     current = {li.liability_id: li for li in assessment.liabilities}
     by_claim = {li.claim: li.liability_id for li in assessment.liabilities}
-    previous = emitted.liabilities.get(assessment.case_id, {})
-    for liability_id, (claim, _employee) in sorted(previous.items()):
-        if liability_id in current or liability_id in emitted.corrected:
+    for liability_id, (claim, _employee) in sorted(said.liabilities.items()):
+        if liability_id in current or liability_id in said.corrected:
             continue
         data: dict[str, Any] = {
             "liability_id": liability_id,
@@ -334,19 +363,19 @@ def derive(
         new.append(
             _envelope(
                 tenant, LIABILITY_CORRECTED, liability_id, at, assessment.case_id,
-                emitted.correction(data), None
+                said.correction(data), None
             )
         )
-    new += _overturned(tenant, assessment, emitted)
+    new += _overturned(tenant, assessment, said)
     for envelope in new:
         if envelope["type"] != LIABILITY_ASSIGNED:
-            emitted.observe(envelope)
+            said.observe(envelope)
     return new
 
 
 def _reinstated(
     wanted: list[dict[str, Any]], new: list[dict[str, Any]], a: CaseAssessment,
-    emitted: Emitted,
+    emitted: CaseEmitted,
 ) -> list[dict[str, Any]]:
     """Liabilities corrected before that the facts support again (a late revocation after
     a late grant), unchanged: assigned again, naming the correction they reverse. One an

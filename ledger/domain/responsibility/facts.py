@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -66,18 +66,35 @@ class Fact:
 class FactIndex:
     """Resolves `target_id` / `related_ids` references: `source#id`, or a plain id when
     only one source used it. An unresolved reference is kept by the caller and resolved
-    when its event arrives (docs/domain-rules.md, Case operations)."""
+    when its event arrives (docs/domain-rules.md, Case operations).
+
+    The facts of a case set aside (evicted from memory) stay known by ref and id; resolving
+    one asks `fault` to bring its case back first.
+    """
 
     def __init__(self) -> None:
         self._by_ref: dict[str, Fact] = {}
-        self._by_id: dict[str, list[Fact]] = {}
+        #: Ref -> case, for the facts of cases set aside.
+        self._away: dict[str, str] = {}
+        #: Event id -> its ref, or refs in arrival order when sources share the id, whether
+        #: in memory or set aside (one string, not a list, for the usual unique id).
+        self._by_id: dict[str, str | list[str]] = {}
         self._inspections: list[Fact] = []
+        #: Brings a set-aside case back (its facts re-admitted); given by whoever evicts.
+        self.fault: Callable[[str], None] | None = None
 
     def add(self, fact: Fact) -> None:
-        if fact.ref in self._by_ref:
+        if fact.ref in self._by_ref or fact.ref in self._away:
             return
-        self._by_ref[fact.ref] = fact
-        self._by_id.setdefault(fact.event_id, []).append(fact)
+        ref = fact.ref
+        self._by_ref[ref] = fact
+        known = self._by_id.get(fact.event_id)
+        if known is None:
+            self._by_id[fact.event_id] = ref
+        elif isinstance(known, str):
+            self._by_id[fact.event_id] = [known, ref]
+        else:
+            known.append(ref)
         if fact.type == "ledger.inspection.recorded" and fact.data.get("target_id"):
             self._inspections.append(fact)
 
@@ -90,14 +107,46 @@ class FactIndex:
                 found.append(inspection)
         return found
 
+    def knows(self, reference: object) -> bool:
+        """Whether `reference` resolves, without bringing any case back."""
+        return isinstance(reference, str) and self._ref_of(reference) is not None
+
     def resolve(self, reference: object) -> Fact | None:
         if not isinstance(reference, str):
             return None
-        exact = self._by_ref.get(reference)
-        if exact is not None:
-            return exact
-        candidates = self._by_id.get(reference, [])
-        return candidates[0] if len(candidates) == 1 else None
+        ref = self._ref_of(reference)
+        if ref is None:
+            return None
+        fact = self._by_ref.get(ref)
+        if fact is None:
+            assert self.fault is not None, "a case was set aside with nothing to bring it back"
+            self.fault(self._away[ref])
+            fact = self._by_ref[ref]
+        return fact
+
+    def set_aside(self, case_id: str, facts: Iterable[Fact]) -> None:
+        """Forget the facts' objects (their case is evicted); keep them known by ref and id.
+        Inspections stay: `inspections_of` looks through all of them."""
+        for fact in facts:
+            known = self._by_id[fact.event_id]  # the ref as stored: one string object kept
+            ref = known if isinstance(known, str) else known[known.index(fact.ref)]
+            del self._by_ref[ref]
+            self._away[ref] = case_id
+
+    def readmit(self, facts: Iterable[Fact]) -> None:
+        for fact in facts:
+            del self._away[fact.ref]
+            self._by_ref[fact.ref] = fact
+
+    def inspection(self, ref: str) -> Fact | None:
+        """The inspection object kept while its case is set aside (so it stays one object)."""
+        return next((f for f in self._inspections if f.ref == ref), None)
+
+    def _ref_of(self, reference: str) -> str | None:
+        if reference in self._by_ref or reference in self._away:
+            return reference
+        candidates = self._by_id.get(reference)
+        return candidates if isinstance(candidates, str) else None  # a list: ambiguous
 
     def __len__(self) -> int:
-        return len(self._by_ref)
+        return len(self._by_ref) + len(self._away)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,6 +31,12 @@ class TenantFacts:
     _horizon: dict[str, datetime] = field(default_factory=dict)
     #: Which case each liability belongs to, so that an appeal reaches it.
     _liability_cases: dict[str, str] = field(default_factory=dict)
+    #: Cases whose facts were set aside (evicted); the indexes above still name them.
+    _away: set[str] = field(default_factory=set)
+    #: Cases in memory, least recently used first (`cases` keeps its own order).
+    _recent: dict[str, None] = field(default_factory=dict)
+    #: Brings a set-aside case back (`readmit`); given by whoever sets cases aside.
+    fault: Callable[[str], None] | None = None
 
     @property
     def watermark(self) -> datetime | None:
@@ -41,7 +47,7 @@ class TenantFacts:
     def add(self, fact: Fact) -> set[str]:
         """Take in a fact; return the cases whose verdicts it may change. Taking the same
         fact twice (a re-read after a lost race) changes nothing."""
-        if self.view.index.resolve(fact.ref) is not None:
+        if self.view.index.knows(fact.ref):
             return set()
         if self.latest_time is None or fact.time > self.latest_time:
             self.latest_time = fact.time
@@ -58,7 +64,9 @@ class TenantFacts:
             return self._reaching(fact.time)
         if fact.subject is None:
             return set()
+        self._bring_back(fact.subject)
         self.cases.setdefault(fact.subject, []).append(fact)
+        self._touch(fact.subject)
         self._extend_horizon(fact.subject, fact.time)
         affected = {fact.subject}
         for reference in self._references(fact):
@@ -74,7 +82,7 @@ class TenantFacts:
         return {case for case, due in self._next_due.items() if due <= watermark}
 
     def assess(self, case_id: str, watermark: datetime | None) -> CaseAssessment:
-        assessment = assess_case(case_id, self.cases.get(case_id, []), self.view, watermark)
+        assessment = assess_case(case_id, self.facts_of(case_id), self.view, watermark)
         if assessment.next_due is None:
             self._next_due.pop(case_id, None)
         else:
@@ -84,6 +92,60 @@ class TenantFacts:
         for liability in assessment.liabilities:
             self._liability_cases[liability.liability_id] = case_id
         return assessment
+
+    # --- cases set aside and brought back (bounded memory) ----------------------------
+
+    def case_ids(self) -> set[str]:
+        """Every case with facts, in memory or set aside."""
+        return set(self.cases) | self._away
+
+    def has_case(self, case_id: str) -> bool:
+        return case_id in self.cases or case_id in self._away
+
+    def facts_of(self, case_id: str) -> list[Fact]:
+        """The case's facts, brought back first if set aside; marks the case used."""
+        self._bring_back(case_id)
+        facts = self.cases.get(case_id, [])
+        if facts:
+            self._touch(case_id)
+        return facts
+
+    def settled(self, case_id: str) -> bool:
+        """Nothing falls due in the case: it may be set aside until news reaches it."""
+        return case_id not in self._next_due
+
+    def resident(self) -> list[str]:
+        """Cases in memory, least recently used first."""
+        return list(self._recent)
+
+    def set_aside(self, case_id: str) -> list[Fact]:
+        """Drop a settled case's facts from memory and hand them over; every index keeps
+        naming it, so news reaching it brings it back (`fault`) exactly as it was."""
+        assert self.settled(case_id), "a case with something due stays in memory"
+        facts = self.cases.pop(case_id)
+        self._recent.pop(case_id, None)
+        self.view.index.set_aside(case_id, facts)
+        self._away.add(case_id)
+        return facts
+
+    def readmit(self, case_id: str, facts: list[Fact]) -> None:
+        """Take back the facts `set_aside` handed over (inspections as the same objects)."""
+        kept = [self.view.index.inspection(f.ref) or f
+                if f.type == "ledger.inspection.recorded" else f for f in facts]
+        self._away.discard(case_id)
+        self.view.index.readmit(kept)
+        self.cases[case_id] = kept
+        self._touch(case_id)
+
+    def _bring_back(self, case_id: str) -> None:
+        if case_id in self._away:
+            assert self.fault is not None, "a case was set aside with nothing to bring it back"
+            self.fault(case_id)
+
+    def _touch(self, case_id: str) -> None:
+        """Move the case to the most recently used end (dicts keep insertion order)."""
+        self._recent.pop(case_id, None)
+        self._recent[case_id] = None
 
     def observe(self, derived: Mapping[str, Any]) -> None:
         """Take note of a derived event read back from the ledger (after a restart the

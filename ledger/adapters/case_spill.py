@@ -1,0 +1,118 @@
+"""Where the engine keeps the cases it set aside: a SQLite file on local disk.
+
+A worker's memory of a tenant is a cache of what its ledger implies; so is this file. It is
+private to one process (opened lazily, in a directory of its own, removed at close), never
+shared, never read after a restart: a worker that (re)loads a tenant rebuilds it from the
+ledger and sets cases aside again as it goes. What a case is: its facts in arrival order
+and what the ledger's derived events already say about it, as one JSON document.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import tempfile
+import threading
+import weakref
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ledger.domain.responsibility.derive import CaseEmitted
+from ledger.domain.responsibility.facts import Fact
+
+
+class CaseSpill:
+    """Set-aside cases by (tenant, case); each is taken back out when brought back."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        """`directory`: where the spill's own temporary directory goes (default: the
+        system's temporary directory)."""
+        self._parent = directory
+        self._home: Path | None = None
+        self._db: sqlite3.Connection | None = None
+        # The engine runs in one thread, but the one that made it may close it.
+        self._lock = threading.Lock()
+        self.cases = 0
+
+    def put(self, tenant: str, case_id: str, facts: list[Fact], said: CaseEmitted) -> None:
+        blob = orjson.dumps({"facts": [_fact(f) for f in facts], "said": _said(said)})
+        with self._lock:
+            db = self._open()
+            db.execute("INSERT OR REPLACE INTO cases VALUES (?, ?, ?)", (tenant, case_id, blob))
+            self.cases += 1
+
+    def take(self, tenant: str, case_id: str) -> tuple[list[Fact], CaseEmitted]:
+        with self._lock:
+            db = self._open()
+            row = db.execute("SELECT body FROM cases WHERE tenant = ? AND case_id = ?",
+                             (tenant, case_id)).fetchone()
+            if row is None:
+                raise KeyError(f"case {case_id} of tenant {tenant} was never set aside")
+            db.execute("DELETE FROM cases WHERE tenant = ? AND case_id = ?", (tenant, case_id))
+            self.cases -= 1
+        body = orjson.loads(row[0])
+        return [_unfact(f) for f in body["facts"]], _unsaid(body["said"])
+
+    def drop(self, tenant: str) -> None:
+        """Forget a tenant's set-aside cases (its memory was dropped)."""
+        with self._lock:
+            if self._db is not None:
+                gone = self._db.execute("DELETE FROM cases WHERE tenant = ?", (tenant,))
+                self.cases -= gone.rowcount
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+            if self._home is not None:
+                shutil.rmtree(self._home, ignore_errors=True)
+                self._home = None
+            self.cases = 0
+
+    def _open(self) -> sqlite3.Connection:
+        if self._db is None:
+            self._home = Path(tempfile.mkdtemp(prefix="ledger-cases-", dir=self._parent))
+            # Removed when the process ends even if nobody closes the spill.
+            weakref.finalize(self, shutil.rmtree, self._home, True)
+            db = sqlite3.connect(self._home / "cases.sqlite3", check_same_thread=False,
+                                 isolation_level=None)
+            # A cache: losing it in a crash costs nothing, so no journal and no fsync.
+            db.execute("PRAGMA journal_mode = OFF")
+            db.execute("PRAGMA synchronous = OFF")
+            db.execute("CREATE TABLE cases (tenant TEXT, case_id TEXT, body BLOB, "
+                       "PRIMARY KEY (tenant, case_id)) WITHOUT ROWID")
+            self._db = db
+        return self._db
+
+
+def _fact(fact: Fact) -> list[Any]:
+    return [fact.source, fact.event_id, fact.type, fact.time.isoformat(), fact.subject,
+            fact.data, fact.traceparent]
+
+
+def _unfact(row: list[Any]) -> Fact:
+    source, event_id, type_, time, subject, data, traceparent = row
+    return Fact(source, event_id, type_, datetime.fromisoformat(time), subject, data,
+                traceparent)
+
+
+def _said(said: CaseEmitted) -> dict[str, Any]:
+    return {
+        "digests": [[t, k, d] for (t, k), d in said.digests.items()],
+        "liabilities": {lid: list(pair) for lid, pair in said.liabilities.items()},
+        "corrected": said.corrected,
+        "revisions": said.revisions,
+    }
+
+
+def _unsaid(body: dict[str, Any]) -> CaseEmitted:
+    return CaseEmitted(
+        digests={(t, k): d for t, k, d in body["digests"]},
+        liabilities={lid: (pair[0], pair[1]) for lid, pair in body["liabilities"].items()},
+        corrected=body["corrected"],
+        revisions=body["revisions"],
+    )

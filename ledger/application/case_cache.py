@@ -1,0 +1,85 @@
+"""Which cases the engine keeps in memory: open ones, and settled ones up to a capacity.
+
+A settled case (nothing of it falls due) is needed again only when news reaches it: a new
+fact of the case, a fact it refers to or that refers to it, an org change or definition
+reaching its horizon, an appeal of one of its liabilities, a reference resolved from
+another case. Every index that finds a case stays in memory (a few strings per fact); the
+case's facts and what the ledger already says about it are set aside in a spill, and the
+first index lookup that needs them brings them back exactly as they were. So the engine's
+memory is its open cases and this cache, plus those indexes, not the history behind them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from ledger.adapters.case_spill import CaseSpill
+from ledger.application.quarantine import DERIVATION, describe
+from ledger.domain.responsibility.derive import CaseEmitted
+
+if TYPE_CHECKING:
+    from ledger.application.tenant_memory import TenantState
+
+log = logging.getLogger("ledger.application.derivation")
+
+
+class CaseCache:
+    """Settled cases beyond `capacity`, across the tenants in memory, set aside in `spill`
+    (least recently used tenants, then cases, first)."""
+
+    def __init__(self, spill: CaseSpill, capacity: int) -> None:
+        self.spill = spill
+        self.capacity = capacity
+        #: Cases set aside and brought back since start (metrics, benchmarks).
+        self.set_aside = 0
+        self.brought_back = 0
+
+    def attach(self, state: TenantState) -> None:
+        """Let the tenant's indexes bring its set-aside cases back."""
+
+        def bring_back(case_id: str) -> None:
+            facts, said = self.spill.take(state.facts.tenant, case_id)
+            state.facts.readmit(case_id, facts)
+            state.emitted.readmit(case_id, said)
+            self.brought_back += 1
+
+        state.facts.fault = bring_back
+        state.facts.view.index.fault = bring_back
+        state.emitted.fault = bring_back
+
+    def forget(self, tenant: str) -> None:
+        """The tenant's memory was dropped: so are its set-aside cases."""
+        self.spill.drop(tenant)
+
+    def trim(self, states: Iterable[TenantState]) -> None:
+        """Set aside settled cases until at most `capacity` stay in memory, if it can."""
+        states = list(states)
+        excess = sum(len(s.facts.cases) for s in states) - self.capacity
+        for state in states:
+            if excess <= 0:
+                return
+            excess -= self._trim_tenant(state, excess)
+
+    def _trim_tenant(self, state: TenantState, wanted: int) -> int:
+        facts = state.facts
+        kept = state.book.cases(DERIVATION) | set(state.untaken)  # released by replaying them
+        done = 0
+        for case_id in facts.resident():
+            if done >= wanted:
+                break
+            if case_id in kept or not facts.settled(case_id):
+                continue
+            said = state.emitted.cases.get(case_id) or CaseEmitted()
+            try:
+                self.spill.put(facts.tenant, case_id, facts.cases[case_id], said)
+            except (TypeError, ValueError) as exc:  # not representable: stays in memory
+                log.debug("case %s of tenant %s kept in memory: %s", case_id, facts.tenant,
+                          describe(exc))
+                continue
+            facts.set_aside(case_id)
+            state.emitted.set_aside(case_id)
+            done += 1
+        self.set_aside += done
+        return done

@@ -1,0 +1,89 @@
+"""A worker keeps its open cases and a cache of settled ones in memory; the others are set
+aside on disk and brought back by whatever news reaches them. The verdicts are exactly
+those of a worker that holds everything (both backends)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ledger.adapters.case_spill import CaseSpill
+from ledger.application.case_cache import CaseCache
+from ledger.application.derivation import ResponsibilityEngine
+from ledger.application.recording import Ledger
+from tests.integration.test_projections import (
+    LATE_TRANSFER,
+    case_event,
+    record_all,
+    worked_examples,
+)
+from tests.integration.test_quarantine import derived_by_case
+from tests.support.scenario import LATENESS
+
+TENANTS = {"whole": None, "aside": 0, "few": 2}
+
+
+def _news(tenant: str) -> list[dict[str, Any]]:
+    """Late news for cases long settled: a review naming a violation by id, and an org
+    change dated before most of the cases (it moves who held their reviews)."""
+    return [{**e, "tenant": tenant} for e in (
+        case_event("rev-1005", "ledger.violation.reviewed", "2026-03-05T18:00:00+08:00",
+                   "SO-1005", actor_id="e-zhang", violation_id="SO-1005-submitted",
+                   decision="upheld"),
+        LATE_TRANSFER)]
+
+
+def _engines(ledger: Ledger, tmp_path: Path) -> dict[str, tuple[ResponsibilityEngine,
+                                                                 CaseCache | None]]:
+    made = {}
+    for tenant, capacity in TENANTS.items():
+        cache = None if capacity is None else CaseCache(CaseSpill(tmp_path), capacity)
+        made[tenant] = (ResponsibilityEngine(ledger, LATENESS, ledger.clock, batch_size=3,
+                                             cases=cache), cache)
+    return made
+
+
+def _derive(engine: ResponsibilityEngine, tenant: str) -> None:
+    engine.mark_dirty({tenant})
+    while not engine.idle:
+        engine.run_dirty()
+
+
+def test_set_aside_cases_are_brought_back_by_late_news_and_derive_the_same_verdicts(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    events = {t: worked_examples(t) for t in TENANTS}
+    engines = _engines(ledger, tmp_path)
+    for start in range(0, len(events["whole"]), 4):  # live: small arrivals
+        for tenant, (engine, _cache) in engines.items():
+            record_all(ledger, events[tenant][start:start + 4])
+            _derive(engine, tenant)
+    for tenant, (engine, _cache) in engines.items():
+        record_all(ledger, _news(tenant))
+        _derive(engine, tenant)
+
+    whole = derived_by_case(ledger, "whole")
+    assert derived_by_case(ledger, "aside") == whole
+    assert derived_by_case(ledger, "few") == whole
+    aside, cache = engines["aside"]
+    assert cache is not None and cache.set_aside and cache.brought_back
+    assert aside.cases_in_memory() == 0  # every case of the worked examples is settled
+    assert engines["few"][0].cases_in_memory() <= 2
+
+
+def test_a_restarted_worker_replays_a_tenant_setting_cases_aside_as_it_goes(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    for tenant, (engine, _cache) in _engines(ledger, tmp_path).items():
+        record_all(ledger, worked_examples(tenant))
+        _derive(engine, tenant)
+
+    restarted = _engines(ledger, tmp_path)  # new processes: memory rebuilt from the ledger
+    for tenant, (engine, _cache) in restarted.items():
+        record_all(ledger, _news(tenant))
+        _derive(engine, tenant)
+
+    whole = derived_by_case(ledger, "whole")
+    assert derived_by_case(ledger, "aside") == whole
+    assert derived_by_case(ledger, "few") == whole
+    assert restarted["aside"][0].cases_in_memory() == 0
