@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from ledger.domain.responsibility.derive import CaseEmitted
+from ledger.domain.responsibility.emitted import CaseEmitted
 from ledger.domain.responsibility.facts import Fact
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from ledger.adapters.case_spill import CaseSpill
 from ledger.application.quarantine import DERIVATION, describe
-from ledger.domain.responsibility.derive import CaseEmitted
+from ledger.domain.responsibility.emitted import CaseEmitted
 
 if TYPE_CHECKING:
     from ledger.application.tenant_memory import TenantState

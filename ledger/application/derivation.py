@@ -10,9 +10,8 @@ the caller (`mark_dirty`: a Kafka worker told by the entries topic).
 
 A case the engine keeps failing on is quarantined (ledger/application/quarantine.py) and
 the rest goes on. Memory holds the tenants in use: settled tenants beyond the cache are
-evicted and rebuilt from their ledger when next needed; within a tenant, settled cases
-beyond the case cache are set aside and brought back when news reaches them
-(case_cache.py).
+evicted and rebuilt from their ledger when next needed, and settled cases beyond the
+case cache set aside (case_cache.py).
 
 This module holds the engine's rounds and what it derives; the tenants in memory are in
 tenant_memory.py, the recording of a round's batches in round_recording.py.
@@ -391,14 +390,11 @@ class ResponsibilityEngine:
         return len(self._tenants)
 
     def cases_in_memory(self) -> int:
-        return sum(len(self._tenants[t].facts.cases) for t in self._tenants)
+        return self._tenants.cases_in_memory()
 
     def cases_set_aside(self) -> int:
-        cache = self._tenants.cases
-        return cache.spill.cases if cache is not None else 0
+        return self._tenants.cases_set_aside()
 
     def close(self) -> None:
         """Remove what it set aside on disk (the store is the caller's to close)."""
-        if self._tenants.cases is not None:
-            self._tenants.cases.spill.close()
-
+        self._tenants.close()

@@ -18,7 +18,7 @@ from ledger.application.case_cache import CaseCache
 from ledger.application.quarantine import DERIVATION, QuarantineBook, case_of, describe
 from ledger.domain.catalog import ENTRY_RELEASED
 from ledger.domain.events import ENTRY_KIND_DERIVED, EntryRecorded
-from ledger.domain.responsibility.derive import Emitted
+from ledger.domain.responsibility.emitted import Emitted
 from ledger.domain.responsibility.facts import Fact
 from ledger.domain.responsibility.rules import RuleEvaluator
 from ledger.domain.responsibility.tenant import TenantFacts
@@ -156,10 +156,21 @@ class TenantMemory:
             self.unload(tenant)
             excess -= 1
 
-    def trim(self) -> None:
-        """Set aside the least recently used settled cases beyond the case cache."""
+    def trim(self, states: list[TenantState] | None = None) -> None:
+        """Set aside the least recently used settled cases beyond the case cache (of
+        `states`, default every tenant in memory)."""
         if self.cases is not None:
-            self.cases.trim(list(self._tenants.values()))
+            self.cases.trim(list(self._tenants.values()) if states is None else states)
+
+    def cases_in_memory(self) -> int:
+        return sum(len(state.facts.cases) for state in self._tenants.values())
+
+    def cases_set_aside(self) -> int:
+        return self.cases.spill.cases if self.cases is not None else 0
+
+    def close(self) -> None:
+        if self.cases is not None:
+            self.cases.spill.close()
 
     def _load(self, tenant: str) -> TenantState:
         """The tenant rebuilt from its ledger up to its recorded position, deriving nothing."""
@@ -176,8 +187,7 @@ class TenantMemory:
             for entry in batch:
                 self._replay(state, entry)
             state.position = batch[-1].position
-            if self.cases is not None:  # a long history is not held whole while replayed
-                self.cases.trim([state])
+            self.trim([state])  # a long history is not held whole while replayed
         state.position = max(state.position, tracked)
         self._reschedule(state)
         return state
@@ -204,7 +214,6 @@ class TenantMemory:
             except Exception as exc:  # assessed again, and quarantined, when it has news
                 log.warning("case %s of tenant %s not rescheduled: %s", case_id,
                             state.facts.tenant, describe(exc))
-            if self.cases is not None and n % self.batch_size == 0:
-                self.cases.trim([state])
-        if self.cases is not None:
-            self.cases.trim([state])
+            if n % self.batch_size == 0:
+                self.trim([state])
+        self.trim([state])

@@ -43,6 +43,12 @@ def _engines(ledger: Ledger, tmp_path: Path) -> dict[str, tuple[ResponsibilityEn
     return made
 
 
+def _assert_same_verdicts_as_holding_everything(ledger: Ledger) -> None:
+    whole = derived_by_case(ledger, "whole")
+    assert derived_by_case(ledger, "aside") == whole
+    assert derived_by_case(ledger, "few") == whole
+
+
 def _derive(engine: ResponsibilityEngine, tenant: str) -> None:
     engine.mark_dirty({tenant})
     while not engine.idle:
@@ -62,9 +68,7 @@ def test_set_aside_cases_are_brought_back_by_late_news_and_derive_the_same_verdi
         record_all(ledger, _news(tenant))
         _derive(engine, tenant)
 
-    whole = derived_by_case(ledger, "whole")
-    assert derived_by_case(ledger, "aside") == whole
-    assert derived_by_case(ledger, "few") == whole
+    _assert_same_verdicts_as_holding_everything(ledger)
     aside, cache = engines["aside"]
     assert cache is not None and cache.set_aside and cache.brought_back
     assert aside.cases_in_memory() == 0  # every case of the worked examples is settled
@@ -83,7 +87,5 @@ def test_a_restarted_worker_replays_a_tenant_setting_cases_aside_as_it_goes(
         record_all(ledger, _news(tenant))
         _derive(engine, tenant)
 
-    whole = derived_by_case(ledger, "whole")
-    assert derived_by_case(ledger, "aside") == whole
-    assert derived_by_case(ledger, "few") == whole
+    _assert_same_verdicts_as_holding_everything(ledger)
     assert restarted["aside"][0].cases_in_memory() == 0

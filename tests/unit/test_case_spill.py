@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ledger.adapters.case_spill import CaseSpill
-from ledger.domain.responsibility.derive import CaseEmitted
+from ledger.domain.responsibility.emitted import CaseEmitted
 from ledger.domain.responsibility.facts import Fact
 
 SHANGHAI = timezone(timedelta(hours=8))

@@ -14,7 +14,8 @@ from typing import Any
 import orjson
 import pytest
 
-from ledger.domain.responsibility.derive import Emitted, derive
+from ledger.domain.responsibility.derive import derive
+from ledger.domain.responsibility.emitted import Emitted
 from ledger.domain.responsibility.facts import Fact
 from ledger.domain.responsibility.tenant import TenantFacts
 from ledger.domain.responsibility.verdicts import CaseAssessment

@@ -8,8 +8,7 @@ A liability that no longer follows from the facts is corrected, never deleted.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +22,7 @@ from ledger.domain.catalog import (
     VIOLATION_FLAGGED,
 )
 from ledger.domain.envelope import content_digest
+from ledger.domain.responsibility.emitted import CaseEmitted, Emitted, digest_of, key_of
 from ledger.domain.responsibility.facts import Fact
 from ledger.domain.responsibility.verdicts import (
     CaseAssessment,
@@ -32,74 +32,6 @@ from ledger.domain.responsibility.verdicts import (
 )
 
 ENGINE_SOURCE = "ledger/engine"
-
-
-@dataclass(slots=True)
-class CaseEmitted:
-    """What the ledger's derived events already say about one case."""
-
-    digests: dict[tuple[str, str], str] = field(default_factory=dict)
-    liabilities: dict[str, tuple[str, str]] = field(default_factory=dict)
-    #: Liabilities whose latest word in the ledger is a correction: its id's digest.
-    corrected: dict[str, str] = field(default_factory=dict)
-    #: Liabilities corrected at least once: the id's digest of their latest assignment.
-    revisions: dict[str, str] = field(default_factory=dict)
-
-    def observe(self, envelope: Mapping[str, Any]) -> None:
-        type_, data = envelope["type"], envelope["data"]
-        self.digests[_key(envelope)] = _plain_digest(envelope)
-        if type_ == LIABILITY_ASSIGNED:
-            liability_id = data["liability_id"]
-            self.liabilities[liability_id] = (data.get("claim", ""), data["employee_id"])
-            # The liabilities view keeps the ledger's latest word: an assignment after a
-            # correction puts the liability back in force, so it may be corrected again.
-            self.corrected.pop(liability_id, None)
-            if liability_id in self.revisions:
-                self.revisions[liability_id] = _digest(envelope)
-        elif type_ == LIABILITY_CORRECTED:
-            self.corrected[data["liability_id"]] = _digest(envelope)
-            self.revisions.setdefault(data["liability_id"], "")
-
-    def correction(self, data: dict[str, Any]) -> dict[str, Any]:
-        """A correction's data; a repeated one names the assignment it corrects, so that
-        it is a new entry rather than a duplicate of the first."""
-        revision = self.revisions.get(data["liability_id"])
-        return {**data, "revision": revision} if revision else data
-
-
-@dataclass(slots=True)
-class Emitted:
-    """What a tenant's derived events already say, case by case, rebuilt from the ledger
-    on restart. A case set aside (evicted) is brought back by `fault` when next needed."""
-
-    cases: dict[str, CaseEmitted] = field(default_factory=dict)
-    _away: set[str] = field(default_factory=set)
-    fault: Callable[[str], None] | None = None
-
-    def of(self, case_id: str) -> CaseEmitted:
-        if case_id in self._away:
-            assert self.fault is not None, "a case was set aside with nothing to bring it back"
-            self.fault(case_id)
-        found = self.cases.get(case_id)
-        if found is None:
-            found = self.cases[case_id] = CaseEmitted()
-        return found
-
-    def observe(self, envelope: Mapping[str, Any]) -> None:
-        self.of(str(envelope.get("subject"))).observe(envelope)
-
-    def set_aside(self, case_id: str) -> CaseEmitted:
-        self._away.add(case_id)
-        return self.cases.pop(case_id, None) or CaseEmitted()
-
-    def readmit(self, case_id: str, emitted: CaseEmitted) -> None:
-        self._away.discard(case_id)
-        self.cases[case_id] = emitted
-
-
-#: Fields that only make a repeated assignment or correction a new entry: the same
-#: verdict with or without them.
-REPEAT_FIELDS = ("reinstates", "revision")
 
 
 def _iso(moment: datetime) -> str:
@@ -342,7 +274,7 @@ def derive(
     longer follow from the facts (`at`: the business time of the news that changed them)."""
     wanted = assessment_events(tenant, assessment)
     said = emitted.of(assessment.case_id)
-    new = [e for e in wanted if said.digests.get(_key(e)) != _digest(e)]
+    new = [e for e in wanted if said.digests.get(key_of(e)) != digest_of(e)]
     new += _reinstated(wanted, new, assessment, said)
     for envelope in new:  # assignments first: one may put a corrected liability back
         if envelope["type"] == LIABILITY_ASSIGNED:
@@ -381,34 +313,16 @@ def _reinstated(
     a late grant), unchanged: assigned again, naming the correction they reverse. One an
     appeal overturned stays corrected."""
     overturned = {o.liability_id for o in a.appeals if o.status == "overturned"}
-    fresh = {_key(e) for e in new}
+    fresh = {key_of(e) for e in new}
     out = []
     for envelope in wanted:
         data = envelope["data"]
         liability_id = data.get("liability_id")
-        if envelope["type"] != LIABILITY_ASSIGNED or _key(envelope) in fresh \
+        if envelope["type"] != LIABILITY_ASSIGNED or key_of(envelope) in fresh \
                 or liability_id not in emitted.corrected or liability_id in overturned:
             continue
         again = {**data, "reinstates": emitted.corrected[liability_id]}
-        type_, key = _key(envelope)
+        type_, key = key_of(envelope)
         out.append({**envelope, "id": f"{type_}:{key}:{content_digest(again)[:16]}",
                     "data": again})
     return out
-
-
-def _key(envelope: Mapping[str, Any]) -> tuple[str, str]:
-    """(type, hashed key) of a derived event id `<type>:<hashed key>:<digest>`."""
-    type_, key, _ = str(envelope["id"]).split(":")
-    return (type_, key)
-
-
-def _digest(envelope: Mapping[str, Any]) -> str:
-    return str(envelope["id"]).split(":")[2]
-
-
-def _plain_digest(envelope: Mapping[str, Any]) -> str:
-    """The digest the entry would have without REPEAT_FIELDS: what derive compares."""
-    data = envelope["data"]
-    if not any(name in data for name in REPEAT_FIELDS):
-        return _digest(envelope)
-    return content_digest({k: v for k, v in data.items() if k not in REPEAT_FIELDS})[:16]
