@@ -15,7 +15,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from ledger.adapters.rule_sandbox import SandboxConfig, shared_sandbox
 from ledger.application.recording import Ledger
 from ledger.config import Settings
 from projections.quarantine import ProjectionGuard
@@ -54,15 +53,12 @@ class ReadSide:
         """The views of the ledger's store, as the settings say (the defaults without)."""
         if self.settings is None:
             return Projections(self.ledger.store)
-        evaluator = shared_sandbox(SandboxConfig.from_settings(self.settings))
         # The process that keeps the views current sets a failing case aside, as a worker
         # does, rather than stopping every view on it.
         ledger = self.ledger
         guard = ProjectionGuard(ledger.store, lambda events: ledger.record_derived(
             events, None), self.settings.quarantine_after) if self.run_projections else None
-        return Projections(ledger.store, lateness=self.settings.allowed_lateness,
-                           store_name=self.settings.store_name, evaluator=evaluator,
-                           guard=guard, cache_tenants=self.settings.projection_cache_tenants)
+        return Projections.from_settings(self.settings, store=ledger.store, guard=guard)
 
     def reads(self) -> ReadModels:
         if self.worker is not None:

@@ -77,10 +77,8 @@ def open_projections(ledger: Ledger, settings: Settings,
     """The read models as a worker keeps them: rules sandboxed, quarantine recorded."""
     # Processes started together would all create the views' tables of a fresh store.
     with one_schema_change_at_a_time(settings.database_url):
-        return Projections(ledger.store, store_name=settings.store_name,
-                           lateness=settings.allowed_lateness, evaluator=evaluator,
-                           guard=projection_guard(ledger, settings),
-                           cache_tenants=settings.projection_cache_tenants)
+        return Projections.from_settings(settings, store=ledger.store, evaluator=evaluator,
+                                         guard=projection_guard(ledger, settings))
 
 
 def follow_projections() -> None:

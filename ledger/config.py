@@ -188,6 +188,12 @@ class Settings(BaseSettings):
         "(their facts); the least recently used beyond them are dropped and replayed from "
         "the ledger when next needed. Keep it above the tenants active at once.",
     )
+    projection_cache_cases: int = Field(
+        default=20_000, ge=0, description="Settled cases the case-chains view keeps in "
+        "memory across its tenants, beyond its open ones; the least recently used others are "
+        "set aside on local disk (LEDGER_ENGINE_SPILL_DIR) and brought back when an entry "
+        "touches them.",
+    )
     engine_live: bool = Field(
         default=True, description="`ledger work` also judges deadlines of quiet tenants "
         "against the wall clock (minus LEDGER_ALLOWED_LATENESS); false: event time only, "

@@ -16,6 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, ClassVar
 
 from eventsourcing.persistence import Tracking
@@ -40,6 +41,11 @@ class ProjectionContext:
     lateness: timedelta = timedelta(minutes=5)
     #: Runs policy rules when a projection assesses a case (the engine's, in a server).
     evaluator: RuleEvaluator = IN_PROCESS
+    #: Settled cases a view that keeps cases in memory holds across its tenants; others
+    #: are set aside on local disk (None: all held).
+    cache_cases: int | None = None
+    #: Where set-aside cases go (None: the system's temporary directory).
+    spill_dir: Path | None = None
 
 
 class LedgerProjection(Projection[RowView], ABC):

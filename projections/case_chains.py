@@ -14,6 +14,10 @@ it, an org or rule change reaching it, or a derived entry about it), so the stor
 document is the one as of its last touch, whatever the batch boundaries were.
 
 On start the runner replays the ledger up to the view's position into memory (`warm`).
+Settled cases beyond the context's `cache_cases` (across tenants, least recently used
+first) are set aside with their liabilities in a private spill on local disk, as the
+engine does (ledger/application/case_cache.py); the first entry or lookup that touches
+one brings it back exactly as it was.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from ledger.adapters.case_spill import CaseSpill
 from ledger.domain.events import EntryRecorded
 from ledger.domain.responsibility.documents import chain_document
 from ledger.domain.responsibility.facts import Fact
@@ -56,19 +61,27 @@ class CaseChainsProjection(LedgerProjection):
         self._facts: dict[str, TenantFacts] = {}
         self._liabilities: dict[str, dict[str, dict[str, Row]]] = {}
         self._judged: dict[str, datetime] = {}
+        self._spill: CaseSpill | None = None
+        #: Cases brought back from the spill since start (tests, metrics).
+        self.brought_back = 0
 
     def reset(self) -> None:
         super().reset()
         self._facts, self._liabilities, self._judged = {}, {}, {}
+        if self._spill is not None:
+            self._spill.close()
 
     def forget_tenant(self, tenant: str) -> None:
         self._facts.pop(tenant, None)
         self._liabilities.pop(tenant, None)
         self._judged.pop(tenant, None)
+        if self._spill is not None:
+            self._spill.drop(tenant)
 
     def warm(self, entries: Sequence[EntryRecorded]) -> None:
         for entry in entries:
             self._take(entry)
+        self._trim()  # a long history is not held whole while replayed
 
     def apply(self, entries: Sequence[EntryRecorded], changes: Changes) -> None:
         touched: dict[str, dict[str, int]] = {}
@@ -79,15 +92,26 @@ class CaseChainsProjection(LedgerProjection):
             facts = self._facts.get(tenant)
             if facts is None:
                 continue
+            self._facts[tenant] = self._facts.pop(tenant)  # most recently used last
             watermark = self._watermark(tenant, facts)
             for case_id in sorted(cases):
-                if case_id not in facts.cases:
+                if not facts.has_case(case_id):
                     continue
                 changes.upsert("case_chains", self._row(tenant, facts, case_id, watermark,
                                                         cases[case_id]))
+        self._trim()
+
+    @property
+    def cases_in_memory(self) -> int:
+        return sum(len(facts.cases) for facts in self._facts.values())
+
+    @property
+    def cases_set_aside(self) -> int:
+        return self._spill.cases if self._spill is not None else 0
 
     def _row(self, tenant: str, facts: TenantFacts, case_id: str, watermark: datetime | None,
              position: int) -> Row:
+        facts.recall(case_id)  # its liabilities come back with it
         held = self._liabilities.get(tenant, {}).get(case_id, {})
         liabilities = [public_liability(r) for r in
                        sorted(held.values(), key=lambda r: (r["position"], r["liability_id"]))]
@@ -111,15 +135,13 @@ class CaseChainsProjection(LedgerProjection):
         envelope = entry.envelope
         tenant = entry.tenant
         if entry.kind != "derived":
-            facts = self._facts.get(tenant)
-            if facts is None:
-                view = TenantView(evaluator=self.context.evaluator)
-                facts = self._facts[tenant] = TenantFacts(tenant, self.context.lateness, view)
-            return facts.add(Fact.from_envelope(envelope))
+            return self._tenant(tenant).add(Fact.from_envelope(envelope))
         data = envelope["data"]
         case_id = data.get("case_id") or envelope.get("subject")
         if not isinstance(case_id, str):
             return set()
+        if tenant in self._facts:
+            self._facts[tenant].recall(case_id)  # its liabilities are set aside with it
         held = self._liabilities.setdefault(tenant, {}).setdefault(case_id, {})
         match envelope["type"]:
             case "liability.assigned":
@@ -133,3 +155,48 @@ class CaseChainsProjection(LedgerProjection):
                 if tenant not in self._judged or due > self._judged[tenant]:
                     self._judged[tenant] = due
         return {case_id}
+
+    # --- settled cases set aside and brought back (bounded memory) ----------------------
+
+    def _tenant(self, tenant: str) -> TenantFacts:
+        facts = self._facts.get(tenant)
+        if facts is None:
+            view = TenantView(evaluator=self.context.evaluator)
+            facts = self._facts[tenant] = TenantFacts(tenant, self.context.lateness, view)
+
+            def bring_back(case_id: str) -> None:
+                assert self._spill is not None, "a case was set aside with no spill"
+                kept, held = self._spill.take(tenant, case_id)
+                facts.readmit(case_id, kept)
+                self.brought_back += 1
+                if held:
+                    self._liabilities.setdefault(tenant, {})[case_id] = held
+
+            facts.fault = facts.view.index.fault = bring_back
+        return facts
+
+    def _trim(self) -> None:
+        """Set aside settled cases, least recently used tenants and cases first, until
+        at most `cache_cases` stay in memory."""
+        capacity = self.context.cache_cases
+        if capacity is None:
+            return
+        excess = self.cases_in_memory - capacity
+        if excess <= 0:
+            return
+        if self._spill is None:
+            self._spill = CaseSpill(self.context.spill_dir)
+        for tenant, facts in self._facts.items():
+            held = self._liabilities.get(tenant, {})
+            for case_id in facts.resident():
+                if excess <= 0:
+                    return
+                if not facts.settled(case_id):
+                    continue
+                try:
+                    self._spill.put(tenant, case_id, facts.cases[case_id], held.get(case_id))
+                except (TypeError, ValueError):  # not representable: stays in memory
+                    continue
+                facts.set_aside(case_id)
+                held.pop(case_id, None)
+                excess -= 1

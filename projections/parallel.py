@@ -52,6 +52,7 @@ class GroupJob:
     workers: int
     sandboxed: bool
     until: int
+    cache_cases: int | None
 
 
 def group_jobs(projections: Projections, names: Sequence[str], head: int) -> list[GroupJob]:
@@ -68,7 +69,8 @@ def group_jobs(projections: Projections, names: Sequence[str], head: int) -> lis
     return [GroupJob(settings=settings, store_name=projections.store_name,
                      names=tuple(group), lateness=context.lateness,
                      batch_size=projections.batch_size, workers=projections.workers,
-                     sandboxed=context.evaluator is not IN_PROCESS, until=head)
+                     sandboxed=context.evaluator is not IN_PROCESS, until=head,
+                     cache_cases=context.cache_cases)
             for group in groups] if len(groups) > 1 else []
 
 
@@ -90,7 +92,8 @@ def _catch_up_group(job: GroupJob) -> Outcome:
     projections = Projections(
         EventStore(job.settings), store_name=job.store_name, names=job.names,
         lateness=job.lateness, batch_size=job.batch_size, workers=job.workers,
-        owns_store=True, evaluator=evaluator)
+        owns_store=True, evaluator=evaluator, cache_cases=job.cache_cases,
+        spill_dir=job.settings.engine_spill_dir)
     try:
         return projections.catch_up(job.names, until=job.until), projections.busy
     finally:

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError, Tracking
@@ -97,7 +98,8 @@ class Projections(FailureIsolation):
         batch_size: int = DEFAULT_BATCH, workers: int = 4, owns_store: bool = False,
         evaluator: RuleEvaluator = IN_PROCESS, guard: ProjectionGuard | None = None,
         settings: Settings | None = None, processes: int | None = None,
-        cache_tenants: int = DEFAULT_CACHE_TENANTS,
+        cache_tenants: int = DEFAULT_CACHE_TENANTS, cache_cases: int | None = None,
+        spill_dir: Path | None = None,
     ) -> None:
         """`evaluator`: runs policy rules for the case chains (from settings: the
         process's sandbox, the one the engine uses). `guard`: quarantines a case a
@@ -106,10 +108,13 @@ class Projections(FailureIsolation):
         share the views out between `processes` (default: the cores this process may
         use) on PostgreSQL (projections/parallel.py). `cache_tenants`: tenants a stateful
         view keeps in memory; the least recently used beyond them are dropped and replayed
-        from the ledger when next needed."""
+        from the ledger when next needed. `cache_cases`: settled cases the case-chains
+        view holds across those tenants (None: all); others are set aside in a spill
+        under `spill_dir` (ledger/adapters/case_spill.py) until an entry touches them."""
         self.store = store
         self.store_name = store_name or store_name_of(store)
-        self.context = ProjectionContext(lateness=lateness, evaluator=evaluator)
+        self.context = ProjectionContext(lateness=lateness, evaluator=evaluator,
+                                         cache_cases=cache_cases, spill_dir=spill_dir)
         self.batch_size = batch_size
         self.workers = workers
         self._owns_store = owns_store
@@ -134,13 +139,19 @@ class Projections(FailureIsolation):
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, names: Iterable[str] | None = None, **options: Any
+        cls, settings: Settings, names: Iterable[str] | None = None, *,
+        store: EventStore | None = None, **options: Any
     ) -> Projections:
-        options.setdefault("evaluator", shared_sandbox(SandboxConfig.from_settings(settings)))
+        """The views as the settings configure them; on `store` (opened from the same
+        settings and kept open by its owner), or on a store of their own."""
+        if "evaluator" not in options:
+            options["evaluator"] = shared_sandbox(SandboxConfig.from_settings(settings))
         options.setdefault("cache_tenants", settings.projection_cache_tenants)
-        return cls(EventStore(settings), store_name=settings.store_name, names=names,
-                   lateness=settings.allowed_lateness, owns_store=True, settings=settings,
-                   **options)
+        options.setdefault("cache_cases", settings.projection_cache_cases)
+        options.setdefault("spill_dir", settings.engine_spill_dir)
+        return cls(store or EventStore(settings), store_name=settings.store_name, names=names,
+                   lateness=settings.allowed_lateness, owns_store=store is None,
+                   settings=settings, **options)
 
     def close(self) -> None:
         if self._owns_store:

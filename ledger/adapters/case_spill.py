@@ -37,14 +37,15 @@ class CaseSpill:
         self._lock = threading.Lock()
         self.cases = 0
 
-    def put(self, tenant: str, case_id: str, facts: list[Fact], said: CaseEmitted) -> None:
-        blob = orjson.dumps({"facts": [_fact(f) for f in facts], "said": _said(said)})
+    def put(self, tenant: str, case_id: str, facts: list[Fact], beside: Any = None) -> None:
+        """`beside`: what the keeper holds with the facts, as JSON (orjson's types)."""
+        blob = orjson.dumps({"facts": [_fact(f) for f in facts], "beside": beside})
         with self._lock:
             db = self._open()
             db.execute("INSERT OR REPLACE INTO cases VALUES (?, ?, ?)", (tenant, case_id, blob))
             self.cases += 1
 
-    def take(self, tenant: str, case_id: str) -> tuple[list[Fact], CaseEmitted]:
+    def take(self, tenant: str, case_id: str) -> tuple[list[Fact], Any]:
         with self._lock:
             db = self._open()
             row = db.execute("SELECT body FROM cases WHERE tenant = ? AND case_id = ?",
@@ -54,7 +55,7 @@ class CaseSpill:
             db.execute("DELETE FROM cases WHERE tenant = ? AND case_id = ?", (tenant, case_id))
             self.cases -= 1
         body = orjson.loads(row[0])
-        return [_unfact(f) for f in body["facts"]], _unsaid(body["said"])
+        return [_unfact(f) for f in body["facts"]], body["beside"]
 
     def drop(self, tenant: str) -> None:
         """Forget a tenant's set-aside cases (its memory was dropped)."""
@@ -100,7 +101,8 @@ def _unfact(row: list[Any]) -> Fact:
                 traceparent)
 
 
-def _said(said: CaseEmitted) -> dict[str, Any]:
+def said_to_json(said: CaseEmitted) -> dict[str, Any]:
+    """What the engine holds beside a case's facts, as the spill keeps it."""
     return {
         "digests": [[t, k, d] for (t, k), d in said.digests.items()],
         "liabilities": {lid: list(pair) for lid, pair in said.liabilities.items()},
@@ -109,7 +111,7 @@ def _said(said: CaseEmitted) -> dict[str, Any]:
     }
 
 
-def _unsaid(body: dict[str, Any]) -> CaseEmitted:
+def said_from_json(body: dict[str, Any]) -> CaseEmitted:
     return CaseEmitted(
         digests={(t, k): d for t, k, d in body["digests"]},
         liabilities={lid: (pair[0], pair[1]) for lid, pair in body["liabilities"].items()},

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from ledger.adapters.case_spill import CaseSpill
+from ledger.adapters.case_spill import CaseSpill, said_from_json, said_to_json
 from ledger.application.quarantine import DERIVATION, describe
 from ledger.domain.responsibility.emitted import CaseEmitted
 
@@ -42,7 +42,7 @@ class CaseCache:
         def bring_back(case_id: str) -> None:
             facts, said = self.spill.take(state.facts.tenant, case_id)
             state.facts.readmit(case_id, facts)
-            state.emitted.readmit(case_id, said)
+            state.emitted.readmit(case_id, said_from_json(said))
             self.brought_back += 1
 
         state.facts.fault = bring_back
@@ -73,7 +73,7 @@ class CaseCache:
                 continue
             said = state.emitted.cases.get(case_id) or CaseEmitted()
             try:
-                self.spill.put(facts.tenant, case_id, facts.cases[case_id], said)
+                self.spill.put(facts.tenant, case_id, facts.cases[case_id], said_to_json(said))
             except (TypeError, ValueError) as exc:  # not representable: stays in memory
                 log.debug("case %s of tenant %s kept in memory: %s", case_id, facts.tenant,
                           describe(exc))

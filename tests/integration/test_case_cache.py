@@ -1,6 +1,7 @@
 """A worker keeps its open cases and a cache of settled ones in memory; the others are set
-aside on disk and brought back by whatever news reaches them. The verdicts are exactly
-those of a worker that holds everything (both backends)."""
+aside on disk and brought back by whatever news reaches them. The verdicts, and the case
+chains the read side builds the same way, are exactly those of a worker that holds
+everything (both backends)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ from ledger.adapters.case_spill import CaseSpill
 from ledger.application.case_cache import CaseCache
 from ledger.application.derivation import ResponsibilityEngine
 from ledger.application.recording import Ledger
+from ledger.config import Settings
 from tests.integration.test_projections import (
     LATE_TRANSFER,
     case_event,
+    derive,
+    make_projections,
     record_all,
     worked_examples,
 )
@@ -89,3 +93,34 @@ def test_a_restarted_worker_replays_a_tenant_setting_cases_aside_as_it_goes(
 
     _assert_same_verdicts_as_holding_everything(ledger)
     assert restarted["aside"][0].cases_in_memory() == 0
+
+
+def test_the_case_chains_view_sets_settled_cases_aside_and_builds_the_same_chains(
+    ledger: Ledger, settings: Settings, tmp_path: Path
+) -> None:
+    events = worked_examples()
+    half = len(events) // 2
+    frugal = make_projections(ledger, settings, batch_size=3, cache_cases=0,
+                              spill_dir=tmp_path)
+    for start in range(0, half, 4):  # live: small arrivals
+        record_all(ledger, events[start:min(start + 4, half)])
+        derive(ledger)
+        frugal.catch_up()
+    record_all(ledger, events[half:])
+    derive(ledger)
+    frugal.catch_up()
+    restarted = make_projections(ledger, settings, batch_size=2, cache_cases=2,
+                                 spill_dir=tmp_path)  # a new process replays as it goes
+    record_all(ledger, _news("acme"))
+    derive(ledger)
+    restarted.catch_up()
+    built = restarted.dump()  # the same tables as the rebuild below: read them before it
+
+    roomy = make_projections(ledger, settings, batch_size=5000)
+    roomy.rebuild()
+
+    assert built == roomy.dump()
+    for projections, most in ((frugal, 0), (restarted, 2)):
+        chains = projections.projections["case_chains"]
+        assert chains.cases_set_aside > 0 and chains.brought_back > 0  # type: ignore[attr-defined]
+        assert chains.cases_in_memory <= most  # type: ignore[attr-defined]

@@ -110,6 +110,10 @@ class TenantFacts:
             self._touch(case_id)
         return facts
 
+    def recall(self, case_id: str) -> None:
+        """Bring a set-aside case back into memory (nothing to do if it is there)."""
+        self._bring_back(case_id)
+
     def settled(self, case_id: str) -> bool:
         """Nothing falls due in the case: it may be set aside until news reaches it."""
         return case_id not in self._next_due
