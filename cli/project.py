@@ -29,6 +29,22 @@ log = logging.getLogger("cli.project")
 LAG_EVERY_S = 1.0
 
 
+class ViewMemory:
+    """The cases the views hold in memory and set aside, on a process's /metrics."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.in_memory = Gauge("ledger_projections_cases_in_memory", "Cases whose facts the "
+                               "case-chains view holds in memory.", registry=registry)
+        self.set_aside = Gauge("ledger_projections_cases_set_aside", "Settled cases the "
+                               "case-chains view set aside on local disk "
+                               "(LEDGER_PROJECTION_CACHE_CASES).", registry=registry)
+
+    def observe(self, projections: Projections) -> None:
+        held, aside = projections.cases_held()
+        self.in_memory.set(held)
+        self.set_aside.set(aside)
+
+
 class ProjectorMetrics:
     """/metrics of `ledger projections follow`: how far the views trail the ledger."""
 
@@ -41,6 +57,7 @@ class ProjectorMetrics:
                                   f"{SLOW_S:g} s.", registry=self.registry)
         self.projected = Counter("ledger_projections_entries", "Entries projected, summed "
                                  "over the views.", registry=self.registry)
+        self.memory = ViewMemory(self.registry)
         self._lag_read = 0.0
 
     def serve(self, port: int) -> None:
@@ -60,6 +77,7 @@ class ProjectorMetrics:
                 self._lag_read = time.monotonic()
                 for view in projections.status():
                     self.lag.labels(view.name).set(view.lag)
+                self.memory.observe(projections)
             return found
         return counted
 

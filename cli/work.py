@@ -22,7 +22,7 @@ import typer
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from cli.background import FOLLOW_S, SLOW_S, Duties, logged_if_slow, outage_pause
-from cli.project import open_projections, projection_step
+from cli.project import ViewMemory, open_projections, projection_step
 from cli.root import (
     build_engine,
     build_ledger,
@@ -67,6 +67,7 @@ class WorkMetrics:
         self.cases_set_aside = Gauge("ledger_work_cases_set_aside", "Settled cases set aside "
                                      "on local disk (LEDGER_ENGINE_CACHE_CASES).",
                                      registry=self.registry)
+        self.view_memory = ViewMemory(self.registry)
         self._lagging: set[str] = set()
         self._lag_read = 0.0
 
@@ -75,7 +76,7 @@ class WorkMetrics:
             start_http_server(port, registry=self.registry)
 
     def observe(self, engine: ResponsibilityEngine, tenants: set[str], read: int,
-                quarantined_before: int) -> None:
+                quarantined_before: int, projections: Projections | None = None) -> None:
         self.derived.inc(read)
         self.quarantined.inc(engine.quarantined - quarantined_before)
         # The lag costs two queries a tenant: measured once a second, not every round.
@@ -85,6 +86,8 @@ class WorkMetrics:
         self._lag_read = time.monotonic()
         self.cases_in_memory.set(engine.cases_in_memory())
         self.cases_set_aside.set(engine.cases_set_aside())
+        if projections is not None:
+            self.view_memory.observe(projections)
         for tenant in sorted(self._lagging):
             head = engine.store.head(tenant).position
             self.lag.labels(tenant).set(max(0, head - derived_position(engine.store, tenant)))
@@ -119,7 +122,7 @@ class Worker:
                 read += sum(self.projections.catch_up().values())
             except Exception as exc:  # retried next round; a case quarantined at the limit
                 log.warning("projections failed (retried): %s", describe(exc))
-        self.metrics.observe(self.engine, tenants or set(), read, before)
+        self.metrics.observe(self.engine, tenants or set(), read, before, self.projections)
         took = time.monotonic() - started
         self.metrics.round_seconds.observe(took)
         if took > SLOW_S:  # what a late verdict waited for, in the operator's log

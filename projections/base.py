@@ -94,6 +94,16 @@ class LedgerProjection(Projection[RowView], ABC):
         """Drop one tenant's in-memory state (stateful ones), replayed from the ledger when
         a batch next brings that tenant."""
 
+    @property
+    def cases_in_memory(self) -> int:
+        """Cases whose facts the view holds in memory (views that keep cases)."""
+        return 0
+
+    @property
+    def cases_set_aside(self) -> int:
+        """Cases the view set aside on local disk until an entry touches them."""
+        return 0
+
 
 # --- helpers shared by the views ------------------------------------------------------------
 

@@ -364,6 +364,11 @@ class Projections(FailureIsolation):
             more = self.catch_up(chosen, progress=progress)  # what came in meanwhile
             return {name: processed.get(name, 0) + more[name] for name in chosen}
 
+    def cases_held(self) -> tuple[int, int]:
+        """Cases the views hold in memory, and cases they set aside on local disk."""
+        views = self.projections.values()
+        return (sum(p.cases_in_memory for p in views), sum(p.cases_set_aside for p in views))
+
     def status(self) -> list[ProjectionStatus]:
         head = self.store.max_notification_id()
         return [ProjectionStatus(name, p.view.position(), head)
