@@ -173,7 +173,14 @@ class CaseChainsProjection(LedgerProjection):
                     self._liabilities.setdefault(tenant, {})[case_id] = held
 
             facts.fault = facts.view.index.fault = bring_back
+            if self.context.cache_cases is not None:
+                facts.view.index.away = self._spill_of().away_facts(tenant)
         return facts
+
+    def _spill_of(self) -> CaseSpill:
+        if self._spill is None:
+            self._spill = CaseSpill(self.context.spill_dir)
+        return self._spill
 
     def _trim(self) -> None:
         """Set aside settled cases, least recently used tenants and cases first, until
@@ -184,8 +191,7 @@ class CaseChainsProjection(LedgerProjection):
         excess = self.cases_in_memory - capacity
         if excess <= 0:
             return
-        if self._spill is None:
-            self._spill = CaseSpill(self.context.spill_dir)
+        spill = self._spill_of()
         for tenant, facts in self._facts.items():
             held = self._liabilities.get(tenant, {})
             for case_id in facts.resident():
@@ -194,7 +200,7 @@ class CaseChainsProjection(LedgerProjection):
                 if not facts.settled(case_id):
                     continue
                 try:
-                    self._spill.put(tenant, case_id, facts.cases[case_id], held.get(case_id))
+                    spill.put(tenant, case_id, facts.cases[case_id], held.get(case_id))
                 except (TypeError, ValueError):  # not representable: stays in memory
                     continue
                 facts.set_aside(case_id)

@@ -57,12 +57,37 @@ class CaseSpill:
         body = orjson.loads(row[0])
         return [_unfact(f) for f in body["facts"]], body["beside"]
 
+    def away_facts(self, tenant: str) -> SpilledFacts:
+        """Where the tenant's fact index keeps the identities of set-aside facts."""
+        return SpilledFacts(self, tenant)
+
+    def put_facts(self, tenant: str, case_id: str, identities: list[tuple[str, str]]) -> None:
+        """Keep set-aside facts known: (ref, event id) each."""
+        rows = [(tenant, ref, event_id, case_id) for ref, event_id in identities]
+        with self._lock:
+            self._open().executemany("INSERT INTO facts VALUES (?, ?, ?, ?)", rows)
+
+    def remove_facts(self, tenant: str, refs: list[str]) -> None:
+        with self._lock:
+            self._open().executemany("DELETE FROM facts WHERE tenant = ? AND ref = ?",
+                                     [(tenant, ref) for ref in refs])
+
+    def facts_named(self, tenant: str, reference: str) -> list[tuple[str, str]]:
+        """(ref, case) of the set-aside facts whose ref or event id is `reference`."""
+        with self._lock:
+            rows = self._open().execute(
+                "SELECT ref, case_id FROM facts WHERE tenant = ?1 AND ref = ?2 "
+                "UNION SELECT ref, case_id FROM facts WHERE tenant = ?1 AND event_id = ?2 "
+                "ORDER BY ref", (tenant, reference)).fetchall()
+        return [(ref, case_id) for ref, case_id in rows]
+
     def drop(self, tenant: str) -> None:
         """Forget a tenant's set-aside cases (its memory was dropped)."""
         with self._lock:
             if self._db is not None:
                 gone = self._db.execute("DELETE FROM cases WHERE tenant = ?", (tenant,))
                 self.cases -= gone.rowcount
+                self._db.execute("DELETE FROM facts WHERE tenant = ?", (tenant,))
 
     def close(self) -> None:
         with self._lock:
@@ -86,8 +111,35 @@ class CaseSpill:
             db.execute("PRAGMA synchronous = OFF")
             db.execute("CREATE TABLE cases (tenant TEXT, case_id TEXT, body BLOB, "
                        "PRIMARY KEY (tenant, case_id)) WITHOUT ROWID")
+            db.execute("CREATE TABLE facts (tenant TEXT, ref TEXT, event_id TEXT, "
+                       "case_id TEXT, PRIMARY KEY (tenant, ref)) WITHOUT ROWID")
+            db.execute("CREATE INDEX facts_by_id ON facts (tenant, event_id)")
             self._db = db
         return self._db
+
+
+class SpilledFacts:
+    """The identities of one tenant's set-aside facts, in the spill (`AwayFacts`): what
+    would otherwise stay in memory for every fact of history."""
+
+    def __init__(self, spill: CaseSpill, tenant: str) -> None:
+        self._spill = spill
+        self._tenant = tenant
+        self._count = 0
+
+    def put(self, case_id: str, identities: list[tuple[str, str]]) -> None:
+        self._spill.put_facts(self._tenant, case_id, identities)
+        self._count += len(identities)
+
+    def remove(self, refs: list[str]) -> None:
+        self._spill.remove_facts(self._tenant, refs)
+        self._count -= len(refs)
+
+    def named(self, reference: str) -> list[tuple[str, str]]:
+        return self._spill.facts_named(self._tenant, reference)
+
+    def __len__(self) -> int:
+        return self._count
 
 
 def _fact(fact: Fact) -> list[Any]:

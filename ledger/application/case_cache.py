@@ -46,7 +46,10 @@ class CaseCache:
             self.brought_back += 1
 
         state.facts.fault = bring_back
-        state.facts.view.index.fault = bring_back
+        index = state.facts.view.index
+        assert not index.away, "set-aside identities are kept where they were put"
+        index.away = self.spill.away_facts(state.facts.tenant)
+        index.fault = bring_back
         state.emitted.fault = bring_back
 
     def forget(self, tenant: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -63,38 +63,79 @@ class Fact:
         )
 
 
+class AwayFacts(Protocol):
+    """Where the identities of set-aside facts are kept, so that they stay known by ref
+    and id while their objects are out of memory (on local disk, in a worker)."""
+
+    def put(self, case_id: str, identities: list[tuple[str, str]]) -> None:
+        """Keep the facts of a case set aside: (ref, event id) each."""
+
+    def remove(self, refs: list[str]) -> None:
+        """Forget them: their case is back in memory."""
+
+    def named(self, reference: str) -> list[tuple[str, str]]:
+        """(ref, case) of every set-aside fact whose ref or event id is `reference`."""
+
+    def __len__(self) -> int: ...
+
+
+class AwayInMemory:
+    """Set-aside identities kept in memory (when nothing better is given)."""
+
+    def __init__(self) -> None:
+        self._facts: dict[str, tuple[str, str]] = {}  # ref -> (case, event id)
+        self._ids: dict[str, list[str]] = {}
+
+    def put(self, case_id: str, identities: list[tuple[str, str]]) -> None:
+        for ref, event_id in identities:
+            self._facts[ref] = (case_id, event_id)
+            self._ids.setdefault(event_id, []).append(ref)
+
+    def remove(self, refs: list[str]) -> None:
+        for ref in refs:
+            _, event_id = self._facts.pop(ref)
+            others = [r for r in self._ids[event_id] if r != ref]
+            if others:
+                self._ids[event_id] = others
+            else:
+                del self._ids[event_id]
+
+    def named(self, reference: str) -> list[tuple[str, str]]:
+        refs = {reference} if reference in self._facts else set()
+        refs.update(self._ids.get(reference, ()))
+        return [(ref, self._facts[ref][0]) for ref in sorted(refs)]
+
+    def __len__(self) -> int:
+        return len(self._facts)
+
+
 class FactIndex:
     """Resolves `target_id` / `related_ids` references: `source#id`, or a plain id when
     only one source used it. An unresolved reference is kept by the caller and resolved
     when its event arrives (docs/domain-rules.md, Case operations).
 
-    The facts of a case set aside (evicted from memory) stay known by ref and id; resolving
-    one asks `fault` to bring its case back first.
+    The facts of a case set aside (evicted from memory) stay known by ref and id in `away`;
+    resolving one asks `fault` to bring its case back first.
     """
 
     def __init__(self) -> None:
         self._by_ref: dict[str, Fact] = {}
-        #: Ref -> case, for the facts of cases set aside.
-        self._away: dict[str, str] = {}
-        #: Event id -> its ref, or refs in arrival order when sources share the id, whether
-        #: in memory or set aside (one string, not a list, for the usual unique id).
+        #: Event id -> its ref, or refs when sources share the id, of the facts in memory
+        #: (one string, not a list, for the usual unique id).
         self._by_id: dict[str, str | list[str]] = {}
         self._inspections: list[Fact] = []
+        #: The identities of set-aside facts; whoever sets cases aside may keep them on disk.
+        self.away: AwayFacts = AwayInMemory()
         #: Brings a set-aside case back (its facts re-admitted); given by whoever evicts.
         self.fault: Callable[[str], None] | None = None
 
     def add(self, fact: Fact) -> None:
-        if fact.ref in self._by_ref or fact.ref in self._away:
-            return
+        """Index a fact not known yet (`knows(fact.ref)` is false)."""
         ref = fact.ref
+        if ref in self._by_ref:
+            return
         self._by_ref[ref] = fact
-        known = self._by_id.get(fact.event_id)
-        if known is None:
-            self._by_id[fact.event_id] = ref
-        elif isinstance(known, str):
-            self._by_id[fact.event_id] = [known, ref]
-        else:
-            known.append(ref)
+        self._index_id(fact.event_id, ref)
         if fact.type == "ledger.inspection.recorded" and fact.data.get("target_id"):
             self._inspections.append(fact)
 
@@ -109,44 +150,74 @@ class FactIndex:
 
     def knows(self, reference: object) -> bool:
         """Whether `reference` resolves, without bringing any case back."""
-        return isinstance(reference, str) and self._ref_of(reference) is not None
+        return isinstance(reference, str) and self._found(reference) is not None
 
     def resolve(self, reference: object) -> Fact | None:
         if not isinstance(reference, str):
             return None
-        ref = self._ref_of(reference)
-        if ref is None:
+        found = self._found(reference)
+        if found is None:
             return None
-        fact = self._by_ref.get(ref)
-        if fact is None:
+        ref, case_away = found
+        if case_away is not None:
             assert self.fault is not None, "a case was set aside with nothing to bring it back"
-            self.fault(self._away[ref])
-            fact = self._by_ref[ref]
-        return fact
+            self.fault(case_away)
+        return self._by_ref[ref]
 
     def set_aside(self, case_id: str, facts: Iterable[Fact]) -> None:
-        """Forget the facts' objects (their case is evicted); keep them known by ref and id.
-        Inspections stay: `inspections_of` looks through all of them."""
+        """Forget the facts' objects (their case is evicted); keep them known by ref and id
+        in `away`. Inspections stay: `inspections_of` looks through all of them."""
+        identities = []
         for fact in facts:
-            known = self._by_id[fact.event_id]  # the ref as stored: one string object kept
-            ref = known if isinstance(known, str) else known[known.index(fact.ref)]
+            ref = fact.ref
             del self._by_ref[ref]
-            self._away[ref] = case_id
+            self._unindex_id(fact.event_id, ref)
+            identities.append((ref, fact.event_id))
+        self.away.put(case_id, identities)
 
     def readmit(self, facts: Iterable[Fact]) -> None:
+        facts = list(facts)
+        self.away.remove([fact.ref for fact in facts])
         for fact in facts:
-            del self._away[fact.ref]
             self._by_ref[fact.ref] = fact
+            self._index_id(fact.event_id, fact.ref)
 
     def inspection(self, ref: str) -> Fact | None:
         """The inspection object kept while its case is set aside (so it stays one object)."""
         return next((f for f in self._inspections if f.ref == ref), None)
 
-    def _ref_of(self, reference: str) -> str | None:
-        if reference in self._by_ref or reference in self._away:
-            return reference
-        candidates = self._by_id.get(reference)
-        return candidates if isinstance(candidates, str) else None  # a list: ambiguous
+    def _found(self, reference: str) -> tuple[str, str | None] | None:
+        """The ref `reference` resolves to, and its case if set aside: itself if it is a
+        ref, else the one fact with that id (none when sources share it)."""
+        if reference in self._by_ref:
+            return reference, None
+        away = self.away.named(reference) if len(self.away) else []
+        for ref, case_id in away:
+            if ref == reference:
+                return ref, case_id
+        here = self._by_id.get(reference)
+        in_memory = 0 if here is None else 1 if isinstance(here, str) else len(here)
+        if in_memory + len(away) != 1:
+            return None  # unknown, or an id sources share: ambiguous
+        return (here, None) if isinstance(here, str) else away[0]
+
+    def _index_id(self, event_id: str, ref: str) -> None:
+        known = self._by_id.get(event_id)
+        if known is None:
+            self._by_id[event_id] = ref
+        elif isinstance(known, str):
+            self._by_id[event_id] = [known, ref]
+        else:
+            known.append(ref)
+
+    def _unindex_id(self, event_id: str, ref: str) -> None:
+        known = self._by_id[event_id]
+        if isinstance(known, str):
+            del self._by_id[event_id]
+            return
+        known.remove(ref)
+        if len(known) == 1:
+            self._by_id[event_id] = known[0]
 
     def __len__(self) -> int:
-        return len(self._by_ref) + len(self._away)
+        return len(self._by_ref) + len(self.away)

@@ -26,7 +26,9 @@ class TenantFacts:
     view: TenantView = field(default_factory=TenantView)
     cases: dict[str, list[Fact]] = field(default_factory=dict)
     latest_time: datetime | None = None
-    _referrers: dict[str, set[str]] = field(default_factory=dict)
+    #: Reference -> the case that makes it, or the cases (one string, not a set, for the
+    #: usual single one: this index stays in memory for every case set aside).
+    _referrers: dict[str, str | set[str]] = field(default_factory=dict)
     _next_due: dict[str, datetime] = field(default_factory=dict)
     _horizon: dict[str, datetime] = field(default_factory=dict)
     #: Which case each liability belongs to, so that an appeal reaches it.
@@ -70,10 +72,22 @@ class TenantFacts:
         self._extend_horizon(fact.subject, fact.time)
         affected = {fact.subject}
         for reference in self._references(fact):
-            self._referrers.setdefault(reference, set()).add(fact.subject)
+            self._refer(reference, fact.subject)
         for name in (fact.ref, fact.event_id):
-            affected |= self._referrers.get(name, set())
+            referring = self._referrers.get(name)
+            if referring is not None:
+                affected |= {referring} if isinstance(referring, str) else referring
         return affected
+
+    def _refer(self, reference: str, case_id: str) -> None:
+        known = self._referrers.get(reference)
+        if known is None:
+            self._referrers[reference] = case_id
+        elif isinstance(known, str):
+            if known != case_id:
+                self._referrers[reference] = {known, case_id}
+        else:
+            known.add(case_id)
 
     def due_by(self, watermark: datetime | None) -> set[str]:
         """Cases with an obligation that falls due at or before the watermark."""
