@@ -74,12 +74,14 @@ class CaseSpill:
 
     def facts_named(self, tenant: str, reference: str) -> list[tuple[str, str]]:
         """(ref, case) of the set-aside facts whose ref or event id is `reference`."""
+        # INDEXED BY and no ORDER BY: without either, SQLite may scan the tenant's rows in
+        # key order instead (3 ms against 8 us at 20,000 facts).
         with self._lock:
             rows = self._open().execute(
-                "SELECT ref, case_id FROM facts WHERE tenant = ?1 AND ref = ?2 "
-                "UNION SELECT ref, case_id FROM facts WHERE tenant = ?1 AND event_id = ?2 "
-                "ORDER BY ref", (tenant, reference)).fetchall()
-        return [(ref, case_id) for ref, case_id in rows]
+                "SELECT ref, case_id FROM facts WHERE tenant = ?1 AND ref = ?2 UNION "
+                "SELECT ref, case_id FROM facts INDEXED BY facts_by_id "
+                "WHERE tenant = ?1 AND event_id = ?2", (tenant, reference)).fetchall()
+        return sorted((ref, case_id) for ref, case_id in rows)
 
     def drop(self, tenant: str) -> None:
         """Forget a tenant's set-aside cases (its memory was dropped)."""
