@@ -13,6 +13,11 @@ missed. A case is recomputed whenever an entry touches it (its own facts, a refe
 it, an org or rule change reaching it, or a derived entry about it), so the stored
 document is the one as of its last touch, whatever the batch boundaries were.
 
+A case touched only by derived entries (the engine's conclusions about facts the view
+already assessed) keeps its last assessment while that assessment still holds at the new
+watermark (`unchanged_since`): only its liabilities and position are new. Each case's last
+assessment is kept as the document it gave, without liabilities, in JSON.
+
 On start the runner replays the ledger up to the view's position into memory (`warm`).
 Settled cases beyond the context's `cache_cases` (across tenants, least recently used
 first) are set aside with their liabilities in a private spill on local disk, as the
@@ -23,10 +28,15 @@ one brings it back exactly as it was.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+import orjson
 
 from ledger.adapters.case_spill import CaseSpill
 from ledger.domain.events import EntryRecorded
+from ledger.domain.responsibility.assess import unchanged_since
 from ledger.domain.responsibility.documents import chain_document
 from ledger.domain.responsibility.facts import Fact
 from ledger.domain.responsibility.tenant import TenantFacts
@@ -51,6 +61,31 @@ CHAINS = Table(
 SCHEMA = ViewSchema("case_chains", (CHAINS,))
 
 
+@dataclass(frozen=True, slots=True)
+class Assessed:
+    """A case's last assessment: when, until when it holds, and the document it gave."""
+
+    at: datetime | None
+    next_due: datetime | None
+    document: bytes  # the chain document with no liabilities, as JSON
+
+    def to_json(self) -> list[Any]:
+        return [_iso(self.at), _iso(self.next_due), self.document.decode()]
+
+    @classmethod
+    def from_json(cls, body: list[Any]) -> Assessed:
+        at, next_due, document = body
+        return cls(_time(at), _time(next_due), document.encode())
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
 class CaseChainsProjection(LedgerProjection):
     name = "case_chains"
     schema = SCHEMA
@@ -61,13 +96,17 @@ class CaseChainsProjection(LedgerProjection):
         self._facts: dict[str, TenantFacts] = {}
         self._liabilities: dict[str, dict[str, dict[str, Row]]] = {}
         self._judged: dict[str, datetime] = {}
+        self._assessed: dict[str, dict[str, Assessed]] = {}
         self._spill: CaseSpill | None = None
         #: Cases brought back from the spill since start (tests, metrics).
         self.brought_back = 0
+        #: Rows written from a case's last assessment, not a new one (tests, benches).
+        self.reused = 0
 
     def reset(self) -> None:
         super().reset()
         self._facts, self._liabilities, self._judged = {}, {}, {}
+        self._assessed = {}
         if self._spill is not None:
             self._spill.close()
 
@@ -75,6 +114,7 @@ class CaseChainsProjection(LedgerProjection):
         self._facts.pop(tenant, None)
         self._liabilities.pop(tenant, None)
         self._judged.pop(tenant, None)
+        self._assessed.pop(tenant, None)
         if self._spill is not None:
             self._spill.drop(tenant)
 
@@ -85,9 +125,12 @@ class CaseChainsProjection(LedgerProjection):
 
     def apply(self, entries: Sequence[EntryRecorded], changes: Changes) -> None:
         touched: dict[str, dict[str, int]] = {}
+        changed: set[tuple[str, str]] = set()  # facts or the view they are judged by
         for entry in entries:
             for case_id in self._take(entry):
                 touched.setdefault(entry.tenant, {})[case_id] = entry.position
+                if entry.kind != "derived":
+                    changed.add((entry.tenant, case_id))
         for tenant, cases in touched.items():
             facts = self._facts.get(tenant)
             if facts is None:
@@ -97,8 +140,9 @@ class CaseChainsProjection(LedgerProjection):
             for case_id in sorted(cases):
                 if not facts.has_case(case_id):
                     continue
-                changes.upsert("case_chains", self._row(tenant, facts, case_id, watermark,
-                                                        cases[case_id]))
+                changes.upsert("case_chains", self._row(
+                    tenant, facts, case_id, watermark, cases[case_id],
+                    (tenant, case_id) not in changed))
         self._trim()
 
     @property
@@ -110,12 +154,25 @@ class CaseChainsProjection(LedgerProjection):
         return self._spill.cases if self._spill is not None else 0
 
     def _row(self, tenant: str, facts: TenantFacts, case_id: str, watermark: datetime | None,
-             position: int) -> Row:
-        facts.recall(case_id)  # its liabilities come back with it
+             position: int, facts_unchanged: bool) -> Row:
+        facts.recall(case_id)  # its liabilities and last assessment come back with it
         held = self._liabilities.get(tenant, {}).get(case_id, {})
         liabilities = [public_liability(r) for r in
                        sorted(held.values(), key=lambda r: (r["position"], r["liability_id"]))]
-        document = chain_document(facts.assess(case_id, watermark), liabilities)
+        assessed = self._assessed.setdefault(tenant, {})
+        last = assessed.get(case_id)
+        if facts_unchanged and last and unchanged_since(last.at, last.next_due, watermark):
+            document = orjson.loads(last.document)
+            self.reused += 1
+        else:
+            assessment = facts.assess(case_id, watermark)
+            document = chain_document(assessment)
+            try:
+                assessed[case_id] = Assessed(watermark, assessment.next_due,
+                                             orjson.dumps(document))
+            except TypeError:  # not representable as orjson writes it: assessed every time
+                assessed.pop(case_id, None)
+        document["liabilities"] = liabilities  # keeps its place among the keys
         source = document["responsibility_source"] or {}
         return {"tenant": tenant, "case_id": case_id, "document": document,
                 "source_event_id": source.get("event_id"),
@@ -166,11 +223,14 @@ class CaseChainsProjection(LedgerProjection):
 
             def bring_back(case_id: str) -> None:
                 assert self._spill is not None, "a case was set aside with no spill"
-                kept, held = self._spill.take(tenant, case_id)
+                kept, beside = self._spill.take(tenant, case_id)
                 facts.readmit(case_id, kept)
                 self.brought_back += 1
-                if held:
-                    self._liabilities.setdefault(tenant, {})[case_id] = held
+                if beside["held"]:
+                    self._liabilities.setdefault(tenant, {})[case_id] = beside["held"]
+                if beside["assessed"]:
+                    self._assessed.setdefault(tenant, {})[case_id] = Assessed.from_json(
+                        beside["assessed"])
 
             facts.fault = facts.view.index.fault = bring_back
             if self.context.cache_cases is not None:
@@ -194,15 +254,20 @@ class CaseChainsProjection(LedgerProjection):
         spill = self._spill_of()
         for tenant, facts in self._facts.items():
             held = self._liabilities.get(tenant, {})
+            assessed = self._assessed.get(tenant, {})
             for case_id in facts.resident():
                 if excess <= 0:
                     return
                 if not facts.settled(case_id):
                     continue
                 try:
-                    spill.put(tenant, case_id, facts.cases[case_id], held.get(case_id))
+                    last = assessed.get(case_id)
+                    spill.put(tenant, case_id, facts.cases[case_id], {
+                        "held": held.get(case_id),
+                        "assessed": None if last is None else last.to_json()})
                 except (TypeError, ValueError):  # not representable: stays in memory
                     continue
                 facts.set_aside(case_id)
                 held.pop(case_id, None)
+                assessed.pop(case_id, None)
                 excess -= 1

@@ -55,6 +55,23 @@ def assess_case(
     return result
 
 
+def unchanged_since(
+    assessed_at: datetime | None, next_due: datetime | None, watermark: datetime | None
+) -> bool:
+    """Whether an assessment made at `assessed_at`, whose `next_due` it gave, is still what
+    `assess_case` returns at `watermark`, the facts and the tenant's view being unchanged.
+
+    The watermark decides one thing only: whether a due time has passed. Every due still
+    ahead of the assessment's watermark is in its `next_due` (the earliest of them), so a
+    higher watermark that stays short of `next_due` passes none of them (None: before all).
+    """
+    if watermark == assessed_at:
+        return True
+    if watermark is None or (assessed_at is not None and watermark < assessed_at):
+        return False
+    return next_due is None or watermark < next_due
+
+
 # --- policies and supervisor duty (5.2, 5.3) ---------------------------------------------
 
 
