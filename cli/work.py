@@ -103,16 +103,17 @@ class Worker:
         self.projections = projections
         self.metrics = metrics
 
-    def round(self, tenants: set[str] | None = None) -> int:
+    def round(self, tenants: set[str] | None = None, batches: int = 1000) -> int:
         """Derive `tenants` (None: discover them from the store's log) until they are
-        caught up, then bring the projections up; returns entries read."""
+        caught up or have taken `batches` batches each, then bring the projections up;
+        returns entries read."""
         before, started = self.engine.quarantined, time.monotonic()
         if tenants is None:
             read = self.engine.run_once()
         else:
             self.engine.mark_dirty(tenants)
             read = 0
-            for _ in range(1000):
+            for _ in range(batches):
                 got = self.engine.run_dirty()
                 read += got
                 if got == 0:
@@ -166,7 +167,9 @@ def run_kafka(settings: Settings, worker: Worker, projections: Projections,
     try:
         while not stop.is_set():
             consumer = member.consumer
-            polled: dict[Any, list[Any]] = consumer.poll(timeout_ms=POLL_MS)
+            # Busy: a look at the broker, not a wait (wake-ups of other tenants join in).
+            polled: dict[Any, list[Any]] = consumer.poll(
+                timeout_ms=0 if not worker.engine.idle else POLL_MS)
             held = _log_assignment(consumer.assignment(), held)
             duties.hold(first in consumer.assignment())
             if member.check():  # left holding nothing while partitions had no owner
@@ -176,7 +179,9 @@ def run_kafka(settings: Settings, worker: Worker, projections: Projections,
             try:
                 # A tenant that failed (an outage) stays dirty: retried without a message.
                 busy = tenants or not worker.engine.idle
-                read = worker.round(tenants) if busy else 0
+                # One batch of each tenant with work, then back to the broker: a tenant
+                # whose entries keep coming would otherwise hold up one woken after it.
+                read = worker.round(tenants, batches=1) if busy else 0
                 if not busy:  # the lag of the last tenants derived, once it is due
                     worker.metrics.observe(worker.engine, set(), 0, worker.engine.quarantined)
             except Exception as exc:
