@@ -89,6 +89,7 @@ def build_engine(ledger: Ledger, settings: Settings, *, live: bool = False) -> R
     return ResponsibilityEngine(ledger, settings.allowed_lateness, ledger.clock, live=live,
                                 evaluator=rule_evaluator(settings, warm=live),
                                 quarantine_after=settings.quarantine_after,
+                                batch_size=settings.engine_batch_size,
                                 cache_tenants=settings.engine_cache_tenants,
                                 reminder_lead=settings.obligation_due_soon,
                                 cases=CaseCache(CaseSpill(settings.engine_spill_dir),

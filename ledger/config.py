@@ -168,6 +168,11 @@ class Settings(BaseSettings):
         default=3, ge=1, description="Failures of a stage on one case before the case is "
         "quarantined for that stage (`ledger quarantine list|retry`).",
     )
+    engine_batch_size: int = Field(
+        default=2000, ge=1, le=100_000, description="Entries of one tenant a worker derives "
+        "per batch. Between batches it takes in other tenants' wake-ups, so smaller batches "
+        "answer a tenant that just posted sooner, at a cost in throughput.",
+    )
     engine_cache_tenants: int = Field(
         default=1000, ge=0, description="Settled tenants (nothing due) a worker keeps in "
         "memory beyond those with work; others are rebuilt from the ledger on demand.",

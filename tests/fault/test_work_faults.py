@@ -17,16 +17,18 @@ from pathlib import Path
 
 import pytest
 
-from ledger.application.derivation import derived_position
+from ledger.application.derivation import derivation_reached, derived_position
 from ledger.application.recording import Ledger
 from tests.fault.harness import KAFKA_WARNINGS, REPO, require_kafka, wait_until
 from tests.fault.work_harness import (
     WorkerProcess,
     WorkScenario,
+    all_derived,
     assert_reconciled,
     interleaved,
     record_all,
     streams,
+    tenant_stream,
     wait_derived,
     workers,
 )
@@ -204,6 +206,30 @@ def test_a_postgres_restart_under_load_loses_and_doubles_no_verdict(
         wait_derived(work_scenario, ledger, DERIVED_S, procs)
         assert all(p.alive() for p in procs), "the workers ride out a database restart"
         assert_reconciled(work_scenario, ledger, by_tenant)
+    finally:
+        _stop_all(procs)
+        ledger.store.close()
+
+
+def test_a_tenant_with_a_long_backlog_never_holds_up_another(
+    work_scenario: WorkScenario, tmp_path: Path,
+) -> None:
+    *busy, quiet = work_scenario.tenant_ids
+    ledger = work_scenario.ledger()
+    record_all(ledger, [tenant_stream(t, 600) for t in busy])  # thousands of entries each
+    # Small batches: the busy tenants' backlog takes many, each worth a look at the broker.
+    procs = workers(work_scenario, tmp_path, 1, LEDGER_ENGINE_BATCH_SIZE="20")
+    try:
+        wait_until(lambda: any(derived_position(ledger.store, t) > 0 for t in busy), 60,
+                   "the busy tenants' derivation started")
+        record_all(ledger, [tenant_stream(quiet, 10)])
+        posted = ledger.store.head(quiet).position
+
+        wait_until(lambda: derivation_reached(ledger.store, quiet, posted), 60,
+                   "the quiet tenant derived")
+
+        assert not all_derived(work_scenario, ledger), "the busy tenants must still be busy"
+        wait_derived(work_scenario, ledger, DERIVED_S, procs)
     finally:
         _stop_all(procs)
         ledger.store.close()
