@@ -64,9 +64,8 @@ class AppraisalProjection(LedgerProjection):
         for entry in entries:
             if is_derived(entry, "liability.corrected"):
                 wanted.setdefault(entry.tenant, set()).add(entry.envelope["data"]["liability_id"])
-        for tenant, ids in wanted.items():
-            for row in self.view.load("score_records", tenant, "record_id", ids):
-                rows[(tenant, row["record_id"])] = row
+        for row in self.view.load("score_records", "record_id", wanted):
+            rows[(row["tenant"], row["record_id"])] = row
         for entry in entries:
             type_ = entry.envelope.get("type")
             if is_derived(entry, "liability.assigned") or is_derived(entry, "duty.fulfilled"):

@@ -46,9 +46,8 @@ class LiabilitiesProjection(LedgerProjection):
             elif is_derived(entry, "liability.assigned"):
                 rows[(entry.tenant, entry.envelope["data"]["liability_id"])] = {}
         rows.clear()
-        for tenant, ids in wanted.items():
-            for row in self.view.load("liabilities", tenant, "liability_id", ids):
-                rows[(tenant, row["liability_id"])] = row
+        for row in self.view.load("liabilities", "liability_id", wanted):
+            rows[(row["tenant"], row["liability_id"])] = row
         for entry in entries:
             if is_derived(entry, "liability.assigned"):
                 row = liability_row(entry)

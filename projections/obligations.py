@@ -113,9 +113,8 @@ class ObligationsProjection(LedgerProjection):
         for tenant, identity, _ in touched:
             wanted.setdefault(tenant, set()).add(identity)
         rows: dict[tuple[str, str], Row] = {}
-        for tenant, ids in wanted.items():
-            for row in self.view.load("obligations", tenant, "obligation_id", ids):
-                rows[(tenant, row["obligation_id"])] = row
+        for row in self.view.load("obligations", "obligation_id", wanted):
+            rows[(row["tenant"], row["obligation_id"])] = row
         for tenant, identity, entry in touched:
             current = rows.get((tenant, identity)) or _blank(tenant, identity)
             rows[(tenant, identity)] = _apply(current, entry)

@@ -76,14 +76,14 @@ class OrgHistoryProjection(LedgerProjection):
             if found is not None:
                 table, subject, row = found
                 new.setdefault((table, entry.tenant, subject), []).append(row)
-        wanted: dict[tuple[str, str], set[str]] = {}
+        wanted: dict[str, dict[str, set[str]]] = {}
         for table, tenant, subject in new:
-            wanted.setdefault((table, tenant), set()).add(subject)
+            wanted.setdefault(table, {}).setdefault(tenant, set()).add(subject)
         timelines: dict[tuple[str, str, str], dict[tuple[str, str], Row]] = {}
-        for (table, tenant), subjects in wanted.items():
+        for table, subjects in wanted.items():
             column = "employee_id" if table == "org_assignments" else "unit_id"
-            for row in self.view.load(table, tenant, column, subjects):
-                timeline = timelines.setdefault((table, tenant, row[column]), {})
+            for row in self.view.load(table, column, subjects):
+                timeline = timelines.setdefault((table, row["tenant"], row[column]), {})
                 timeline[(row["source"], row["event_id"])] = row
         for key, rows in new.items():
             timeline = timelines.setdefault(key, {})

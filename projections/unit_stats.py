@@ -88,9 +88,8 @@ class UnitStatsProjection(LedgerProjection):
         for entry in entries:
             wanted.setdefault(entry.tenant, set()).update(self._keys(entry))
         items: dict[tuple[str, str], Row] = {}
-        for tenant, keys in wanted.items():
-            for row in self.view.load("unit_items", tenant, "item_key", keys):
-                items[(tenant, row["item_key"])] = row
+        for row in self.view.load("unit_items", "item_key", wanted):
+            items[(row["tenant"], row["item_key"])] = row
         for entry in entries:
             self._take(entry, items, changes)
 

@@ -17,7 +17,7 @@ through `projections.reads.ReadModels`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -105,9 +105,11 @@ class RowView(TrackingRecorder, ABC):
 
     @abstractmethod
     def load(
-        self, suffix: str, tenant: str, column: str | tuple[str, ...], values: Collection[Any]
+        self, suffix: str, column: str | tuple[str, ...],
+        wanted: Mapping[str, Collection[Any]],
     ) -> list[Row]:
-        """Rows of one tenant whose `column` (any of the columns) is one of `values`."""
+        """Rows whose `column` (any of the columns) is one of the values wanted of their
+        tenant: {tenant: values}."""
 
     @abstractmethod
     def write(self, changes: Changes, tracking: Tracking | None) -> None:

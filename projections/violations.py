@@ -141,18 +141,15 @@ class ViolationsProjection(LedgerProjection):
         rows: dict[tuple[str, str], Row] = {}
         index: dict[tuple[str, str], set[str]] = {}
         acts: dict[tuple[str, str], list[Row]] = {}
-        for tenant in set(ids) | set(refs):
-            tenant_refs = refs.get(tenant, set())
-            loaded = self.view.load("violations", tenant, "violation_id", ids.get(tenant, set()))
-            loaded += self.view.load("violations", tenant,
-                                     ("violation_id", "event_id", "event_ref"), tenant_refs)
-            for row in loaded:
-                rows[(tenant, row["violation_id"])] = row
-                if row["flagged"]:
-                    self._index(index, row)
-            for act in self.view.load("violation_acts", tenant, "ref",
-                                      flag_refs.get(tenant, set())):
-                acts.setdefault((tenant, act["ref"]), []).append(act)
+        loaded = self.view.load("violations", "violation_id", ids)
+        loaded += self.view.load("violations", ("violation_id", "event_id", "event_ref"),
+                                      refs)
+        for row in loaded:
+            rows[(row["tenant"], row["violation_id"])] = row
+            if row["flagged"]:
+                self._index(index, row)
+        for act in self.view.load("violation_acts", "ref", flag_refs):
+            acts.setdefault((act["tenant"], act["ref"]), []).append(act)
         dirty: set[tuple[str, str]] = set()
         for entry in entries:
             dirty |= self._take(entry, rows, index, acts, changes)
