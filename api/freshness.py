@@ -52,11 +52,12 @@ def views_position(projections: Projections) -> int:
 def reached(store: EventStore, projections: Projections, tenant: str, position: int,
             target: list[int]) -> bool:
     """Derivation of the tenant reached `position`, then the read models reached the
-    store's head as it was at that moment (kept in `target`)."""
+    tenant's ledger as it was at that moment (kept in `target`): other tenants' newer
+    entries are not waited for."""
     if not target:
         if not derivation_reached(store, tenant, position):
             return False
-        target.append(store.max_notification_id())
+        target.append(store.last_notification_id(tenant))
     return views_position(projections) >= target[0]
 
 
@@ -98,7 +99,7 @@ class PositionWatch:
                 if not target and tracked > checked:
                     checked = tracked
                     if self._derivation_reached(tenant, tracked, position):
-                        target.append(self.store.max_notification_id())
+                        target.append(self.store.last_notification_id(tenant))
                 if target and views >= target[0]:
                     return
                 if time.monotonic() >= deadline:

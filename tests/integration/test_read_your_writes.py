@@ -55,6 +55,21 @@ def test_a_get_with_min_position_not_reached_in_time_is_503_with_retry_after(
     assert response.json()["code"] == "not-yet-derived"
 
 
+def test_a_get_with_min_position_does_not_wait_for_other_tenants_entries(
+    service: Service,
+) -> None:
+    service.client.app.state.min_position_wait_s = 0.2  # type: ignore[attr-defined]
+    position = post(service, tenant_events("acme", poison=False))
+    service.settle()
+    service.ledger.record(tenant_events("beta", poison=False))  # neither derived nor projected
+
+    response = service.client.get("/v1/liabilities", params={"min_position": position},
+                                  headers=service.auth())
+
+    assert response.status_code == 200, response.text
+    assert response.json()["items"]
+
+
 def test_many_waits_on_one_watcher_are_all_answered_once_derivation_and_the_views_reach_it(
     service: Service,
 ) -> None:

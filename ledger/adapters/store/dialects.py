@@ -34,6 +34,12 @@ STREAMS_AFTER = (
     "ORDER BY {id} LIMIT ?"
 )
 
+#: The notification id of a stream's last row, found by the stream's own index.
+STREAM_LAST_ID = (
+    "SELECT {id} AS id FROM {table} WHERE originator_id = ? "
+    "ORDER BY originator_version DESC LIMIT 1"
+)
+
 _SQLITE_FIRST_VERSIONS = (
     "SELECT originator_id, originator_version, topic, state FROM {table} "
     "WHERE originator_version = 1 AND originator_id IN ({marks})"

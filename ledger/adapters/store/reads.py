@@ -20,7 +20,13 @@ from eventsourcing.postgres import PostgresProcessRecorder
 from psycopg import sql
 from psycopg.rows import tuple_row
 
-from ledger.adapters.store.dialects import ROWS_HOLDING, STREAM_IDS, STREAMS_AFTER, dialect_of
+from ledger.adapters.store.dialects import (
+    ROWS_HOLDING,
+    STREAM_IDS,
+    STREAM_LAST_ID,
+    STREAMS_AFTER,
+    dialect_of,
+)
 from ledger.adapters.store.library import plain_entry, writes_plain_rows
 from ledger.adapters.store.rows import ENTRY_TOPIC
 from ledger.domain.checkpoint import CheckpointSigned, checkpoint_stream_id
@@ -83,6 +89,13 @@ class StoreReads:
 
     def max_notification_id(self) -> int:
         return self._recorder.max_notification_id() or 0
+
+    def last_notification_id(self, tenant: str) -> int:
+        """The notification id of the tenant's newest ledger entry (0: none yet): a read
+        model at or past it shows everything the tenant's ledger holds now."""
+        statement = STREAM_LAST_ID.replace("{id}", self._dialect.notification_column)
+        rows = self._dialect.select(statement, (ledger_stream_id(tenant),))
+        return int(rows[0]["id"]) if rows else 0
 
     # --- a tenant's entries and receipts ---
 
