@@ -164,16 +164,19 @@ def run_kafka(settings: Settings, worker: Worker, projections: Projections,
     first = TopicPartition(settings.entries_topic, 0)
     quiet_since = time.monotonic()
     held: set[int] = set()
+    read = 0
     try:
         while not stop.is_set():
             consumer = member.consumer
-            # Busy: a look at the broker, not a wait (wake-ups of other tenants join in).
+            # Making progress: a look at the broker, not a wait (wake-ups of other tenants
+            # join the next round). A tenant only failing (an outage) waits as before.
             polled: dict[Any, list[Any]] = consumer.poll(
-                timeout_ms=0 if not worker.engine.idle else POLL_MS)
+                timeout_ms=0 if read and not worker.engine.idle else POLL_MS)
             held = _log_assignment(consumer.assignment(), held)
             duties.hold(first in consumer.assignment())
             if member.check():  # left holding nothing while partitions had no owner
                 worker.metrics.reconnected.inc()
+                read = 0
                 continue
             tenants = woken(worker.engine, polled)
             try:
@@ -187,6 +190,7 @@ def run_kafka(settings: Settings, worker: Worker, projections: Projections,
             except Exception as exc:
                 worker.engine.mark_dirty(tenants)
                 outage_pause(stop, exc)
+                read = 0
                 continue
             if polled:
                 _commit(consumer)
