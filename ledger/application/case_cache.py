@@ -56,10 +56,11 @@ class CaseCache:
         """The tenant's memory was dropped: so are its set-aside cases."""
         self.spill.drop(tenant)
 
-    def trim(self, states: Iterable[TenantState]) -> None:
-        """Set aside settled cases until at most `capacity` stay in memory, if it can."""
+    def trim(self, states: Iterable[TenantState], spare: int = 0) -> None:
+        """Set aside settled cases until at most `capacity` (plus `spare`, for cases just
+        used) stay in memory, if it can."""
         states = list(states)
-        excess = sum(len(s.facts.cases) for s in states) - self.capacity
+        excess = sum(len(s.facts.cases) for s in states) - self.capacity - spare
         for state in states:
             if excess <= 0:
                 return

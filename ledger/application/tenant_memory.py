@@ -156,11 +156,11 @@ class TenantMemory:
             self.unload(tenant)
             excess -= 1
 
-    def trim(self, states: list[TenantState] | None = None) -> None:
-        """Set aside the least recently used settled cases beyond the case cache (of
-        `states`, default every tenant in memory)."""
+    def trim(self, states: list[TenantState] | None = None, spare: int = 0) -> None:
+        """Set aside the least recently used settled cases beyond the case cache and
+        `spare` (of `states`, default every tenant in memory)."""
         if self.cases is not None:
-            self.cases.trim(list(self._tenants.values()) if states is None else states)
+            self.cases.trim(list(self._tenants.values()) if states is None else states, spare)
 
     def cases_in_memory(self) -> int:
         return sum(len(state.facts.cases) for state in self._tenants.values())
@@ -179,41 +179,56 @@ class TenantMemory:
         if self.cases is not None:
             self.cases.attach(state)
         tracked = derived_position(self.store, tenant)
+        changed: set[str] = set()
+        failed: dict[str, str] = {}  # tried again at the end only (a rule may be slow)
         while state.position < tracked:
             batch = self.store.entries(tenant, state.position,
                                        min(self.batch_size, tracked - state.position))
             if not batch:
                 break
             for entry in batch:
-                self._replay(state, entry)
+                changed |= self._replay(state, entry)
             state.position = batch[-1].position
-            self.trim([state])  # a long history is not held whole while replayed
+            if self.cases is not None:  # a long history is not held whole while replayed
+                # The cases just read stay until the next batch, which mostly brings
+                # what the engine derived from them.
+                failed |= self._reassess(state, changed - set(failed), spare=len(changed))
+                changed = set()
         state.position = max(state.position, tracked)
-        self._reschedule(state)
+        for case_id, error in sorted(self._reassess(state, changed | set(failed)).items()):
+            log.warning("case %s of tenant %s not rescheduled: %s", case_id, tenant, error)
         return state
 
-    def _replay(self, state: TenantState, entry: EntryRecorded) -> None:
+    def _replay(self, state: TenantState, entry: EntryRecorded) -> set[str]:
+        """Take in one entry as derivation did, deriving nothing; the cases it may change."""
         if entry.kind == ENTRY_KIND_DERIVED:
-            self.take_back(state, entry)
-            return
+            return self.take_back(state, entry)
         try:
-            state.facts.add(Fact.from_envelope(entry.envelope))
+            return state.facts.add(Fact.from_envelope(entry.envelope))
         except Exception:  # quarantined when it was first read: kept for a release
             state.untaken.setdefault(case_of(entry.envelope, entry.stream), []).append(entry)
+            return set()
 
-    def _reschedule(self, state: TenantState) -> None:
-        """Assess every case once, deriving nothing, so that each case's next deadline is
-        known again: a replay takes facts in without assessing, and a case whose verdicts
-        were derived before (by this worker before eviction, or by another) would never be
-        found due. What the assessments imply is in the ledger already."""
-        watermark = self._watermark(state.facts)
-        skipped = state.book.cases(DERIVATION)
-        for n, case_id in enumerate(sorted(state.facts.case_ids() - skipped), start=1):
+    def _reassess(self, state: TenantState, changed: set[str], spare: int = 0
+                  ) -> dict[str, str]:
+        """Assess the cases, deriving nothing, so that each one's next deadline (and what
+        news reaches it) is known again: a replay takes facts in without assessing, and a
+        case whose verdicts were derived before would never be found due. What the
+        assessments imply is in the ledger already. As live derivation does, the cases
+        assessed are those news reached (`changed`) and those whose next deadline passed:
+        an assessment holds until then (`unchanged_since`), so a replay that sets settled
+        cases aside as it goes need not bring each back at its end. Returns the cases that
+        failed, with why (assessed again, and quarantined, when news reaches them)."""
+        facts = state.facts
+        watermark = self._watermark(facts)
+        cases = (changed | facts.due_by(watermark)) - state.book.cases(DERIVATION)
+        failed: dict[str, str] = {}
+        for n, case_id in enumerate(sorted(c for c in cases if facts.has_case(c)), start=1):
             try:
-                state.facts.assess(case_id, watermark)
-            except Exception as exc:  # assessed again, and quarantined, when it has news
-                log.warning("case %s of tenant %s not rescheduled: %s", case_id,
-                            state.facts.tenant, describe(exc))
+                facts.assess(case_id, watermark)
+            except Exception as exc:
+                failed[case_id] = describe(exc)
             if n % self.batch_size == 0:
-                self.trim([state])
-        self.trim([state])
+                self.trim([state], spare)
+        self.trim([state], spare)
+        return failed

@@ -5,8 +5,10 @@ everything (both backends)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 from cli.work import Worker, WorkMetrics
 from ledger.adapters.case_spill import CaseSpill
@@ -14,6 +16,7 @@ from ledger.application.case_cache import CaseCache
 from ledger.application.derivation import ResponsibilityEngine
 from ledger.application.recording import Ledger
 from ledger.config import Settings
+from ledger.domain.responsibility.tenant import TenantFacts
 from tests.integration.test_projections import (
     LATE_TRANSFER,
     case_event,
@@ -94,6 +97,42 @@ def test_a_restarted_worker_replays_a_tenant_setting_cases_aside_as_it_goes(
 
     _assert_same_verdicts_as_holding_everything(ledger)
     assert restarted["aside"][0].cases_in_memory() == 0
+
+
+def test_a_restarted_worker_sets_each_settled_case_aside_once_and_brings_none_back(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    """Replayed as live derivation went (a case's verdicts right after its facts), a case is
+    assessed once its facts are in and set aside if settled; the end of the replay needs
+    no case back to learn its next deadline."""
+    engines = _engines(ledger, tmp_path)
+    events = {t: worked_examples(t) for t in ("whole", "aside")}
+    for start in range(0, len(events["aside"]), 4):  # live: small arrivals
+        for tenant, tenant_events in events.items():
+            record_all(ledger, tenant_events[start:start + 4])
+            _derive(engines[tenant][0], tenant)
+
+    cache = CaseCache(CaseSpill(tmp_path), 0)
+    # A replayed batch holds an arrival and what was derived from it, as a real one does.
+    restarted = ResponsibilityEngine(ledger, LATENESS, ledger.clock, batch_size=20, cases=cache)
+    assessed: list[str] = []
+    original = TenantFacts.assess
+
+    def counted(facts: TenantFacts, case_id: str, watermark: datetime | None) -> Any:
+        assessed.append(case_id)
+        return original(facts, case_id, watermark)
+
+    with patch.object(TenantFacts, "assess", counted):
+        restarted.assess("aside", "")  # loads the tenant, as a new owner does
+
+    cases = {e["subject"] for e in events["aside"] if e.get("subject")}
+    assert cache.brought_back == 0
+    assert cache.set_aside == len(cases) and restarted.cases_in_memory() == 0
+    assert len(assessed) < 2 * len(cases)  # about once each: when its news was read
+    for tenant, engine in (("whole", engines["whole"][0]), ("aside", restarted)):
+        record_all(ledger, _news(tenant))
+        _derive(engine, tenant)
+    assert derived_by_case(ledger, "aside") == derived_by_case(ledger, "whole")
 
 
 def test_the_case_chains_view_sets_settled_cases_aside_and_builds_the_same_chains(
