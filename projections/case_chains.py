@@ -78,6 +78,19 @@ class Assessed:
         return cls(_time(at), _time(next_due), document.encode())
 
 
+def _chain_row(tenant: str, case_id: str, document: dict[str, Any], held: dict[str, Row],
+               position: int) -> Row:
+    liabilities = [public_liability(r) for r in
+                   sorted(held.values(), key=lambda r: (r["position"], r["liability_id"]))]
+    document["liabilities"] = liabilities  # keeps its place among the keys
+    source = document["responsibility_source"] or {}
+    return {"tenant": tenant, "case_id": case_id, "document": document,
+            "source_event_id": source.get("event_id"),
+            "source_employee_id": source.get("employee_id"),
+            "source_reason": source.get("reason"), "links": len(document["links"]),
+            "liabilities": len(liabilities), "position": position}
+
+
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
 
@@ -97,6 +110,9 @@ class CaseChainsProjection(LedgerProjection):
         self._liabilities: dict[str, dict[str, dict[str, Row]]] = {}
         self._judged: dict[str, datetime] = {}
         self._assessed: dict[str, dict[str, Assessed]] = {}
+        #: What is kept beside set-aside cases that derived entries touched in the batch
+        #: under way, read from the spill and written back at its end.
+        self._beside: dict[tuple[str, str], dict[str, Any]] = {}
         self._spill: CaseSpill | None = None
         #: Cases brought back from the spill since start (tests, metrics).
         self.brought_back = 0
@@ -106,7 +122,7 @@ class CaseChainsProjection(LedgerProjection):
     def reset(self) -> None:
         super().reset()
         self._facts, self._liabilities, self._judged = {}, {}, {}
-        self._assessed = {}
+        self._assessed, self._beside = {}, {}
         if self._spill is not None:
             self._spill.close()
 
@@ -115,12 +131,14 @@ class CaseChainsProjection(LedgerProjection):
         self._liabilities.pop(tenant, None)
         self._judged.pop(tenant, None)
         self._assessed.pop(tenant, None)
+        self._beside = {key: kept for key, kept in self._beside.items() if key[0] != tenant}
         if self._spill is not None:
             self._spill.drop(tenant)
 
     def warm(self, entries: Sequence[EntryRecorded]) -> None:
         for entry in entries:
             self._take(entry)
+        self._put_beside_back()
         self._trim()  # a long history is not held whole while replayed
 
     def apply(self, entries: Sequence[EntryRecorded], changes: Changes) -> None:
@@ -140,9 +158,11 @@ class CaseChainsProjection(LedgerProjection):
             for case_id in sorted(cases):
                 if not facts.has_case(case_id):
                     continue
-                changes.upsert("case_chains", self._row(
-                    tenant, facts, case_id, watermark, cases[case_id],
-                    (tenant, case_id) not in changed))
+                unchanged = (tenant, case_id) not in changed
+                row = unchanged and self._row_aside(tenant, case_id, watermark, cases[case_id])
+                changes.upsert("case_chains", row or self._row(
+                    tenant, facts, case_id, watermark, cases[case_id], unchanged))
+        self._put_beside_back()
         self._trim()
 
     @property
@@ -156,9 +176,6 @@ class CaseChainsProjection(LedgerProjection):
     def _row(self, tenant: str, facts: TenantFacts, case_id: str, watermark: datetime | None,
              position: int, facts_unchanged: bool) -> Row:
         facts.recall(case_id)  # its liabilities and last assessment come back with it
-        held = self._liabilities.get(tenant, {}).get(case_id, {})
-        liabilities = [public_liability(r) for r in
-                       sorted(held.values(), key=lambda r: (r["position"], r["liability_id"]))]
         assessed = self._assessed.setdefault(tenant, {})
         last = assessed.get(case_id)
         if facts_unchanged and last and unchanged_since(last.at, last.next_due, watermark):
@@ -172,13 +189,22 @@ class CaseChainsProjection(LedgerProjection):
                 assessed[case_id] = Assessed(watermark, assessment.next_due, kept)
             except TypeError:  # not representable as orjson writes it: assessed every time
                 assessed.pop(case_id, None)
-        document["liabilities"] = liabilities  # keeps its place among the keys
-        source = document["responsibility_source"] or {}
-        return {"tenant": tenant, "case_id": case_id, "document": document,
-                "source_event_id": source.get("event_id"),
-                "source_employee_id": source.get("employee_id"),
-                "source_reason": source.get("reason"), "links": len(document["links"]),
-                "liabilities": len(liabilities), "position": position}
+        return _chain_row(tenant, case_id, document,
+                          self._liabilities.get(tenant, {}).get(case_id, {}), position)
+
+    def _row_aside(self, tenant: str, case_id: str, watermark: datetime | None,
+                   position: int) -> Row | None:
+        """The row of a set-aside case that only derived entries touched, from what is
+        kept beside it, while its last assessment holds (None: bring it back)."""
+        kept = self._beside.get((tenant, case_id))
+        if kept is None or not kept["assessed"]:
+            return None
+        last = Assessed.from_json(kept["assessed"])
+        if not unchanged_since(last.at, last.next_due, watermark):
+            return None
+        self.reused += 1
+        return _chain_row(tenant, case_id, orjson.loads(last.document), kept["held"] or {},
+                          position)
 
     def _watermark(self, tenant: str, facts: TenantFacts) -> datetime | None:
         judged = self._judged.get(tenant)
@@ -197,9 +223,11 @@ class CaseChainsProjection(LedgerProjection):
         case_id = data.get("case_id") or envelope.get("subject")
         if not isinstance(case_id, str):
             return set()
-        if tenant in self._facts:
-            self._facts[tenant].recall(case_id)  # its liabilities are set aside with it
-        held = self._liabilities.setdefault(tenant, {}).setdefault(case_id, {})
+        facts = self._facts.get(tenant)
+        if facts is not None and facts.is_away(case_id):
+            held = self._held_aside(tenant, case_id)  # its facts stay where they are
+        else:
+            held = self._liabilities.setdefault(tenant, {}).setdefault(case_id, {})
         match envelope["type"]:
             case "liability.assigned":
                 held[data["liability_id"]] = liability_row(entry)
@@ -224,6 +252,8 @@ class CaseChainsProjection(LedgerProjection):
             def bring_back(case_id: str) -> None:
                 assert self._spill is not None, "a case was set aside with no spill"
                 kept, beside = self._spill.take(tenant, case_id)
+                # What derived entries changed beside it in this batch is the newer.
+                beside = self._beside.pop((tenant, case_id), beside)
                 facts.readmit(case_id, kept)
                 self.brought_back += 1
                 if beside["held"]:
@@ -236,6 +266,21 @@ class CaseChainsProjection(LedgerProjection):
             if self.context.cache_cases is not None:
                 facts.view.index.away = self._spill_of().away_facts(tenant)
         return facts
+
+    def _held_aside(self, tenant: str, case_id: str) -> dict[str, Row]:
+        """The liabilities of a set-aside case, from what is kept beside it."""
+        kept = self._beside.get((tenant, case_id))
+        if kept is None:
+            kept = self._beside[(tenant, case_id)] = self._spill_of().beside(tenant, case_id)
+        if kept["held"] is None:
+            kept["held"] = {}
+        held: dict[str, Row] = kept["held"]
+        return held
+
+    def _put_beside_back(self) -> None:
+        for (tenant, case_id), kept in self._beside.items():
+            self._spill_of().keep_beside(tenant, case_id, kept)
+        self._beside = {}
 
     def _spill_of(self) -> CaseSpill:
         if self._spill is None:

@@ -3,8 +3,9 @@
 A worker's memory of a tenant is a cache of what its ledger implies; so is this file. It is
 private to one process (opened lazily, in a directory of its own, removed at close), never
 shared, never read after a restart: a worker that (re)loads a tenant rebuilds it from the
-ledger and sets cases aside again as it goes. What a case is: its facts in arrival order
-and what the ledger's derived events already say about it, as one JSON document.
+ledger and sets cases aside again as it goes. What a case is: its facts in arrival order,
+and beside them what its keeper holds about it (what the ledger's derived events already
+say), each as JSON; what is beside can be read and replaced alone.
 """
 
 from __future__ import annotations
@@ -43,25 +44,41 @@ class CaseSpill:
 
     def put(self, tenant: str, case_id: str, facts: list[Fact], beside: Any = None) -> None:
         """`beside`: what the keeper holds with the facts, as JSON (orjson's types)."""
-        blob = orjson.dumps({"facts": [_fact(f) for f in facts], "beside": beside})
+        body = orjson.dumps([_fact(f) for f in facts])
         with self._lock:
-            self._open().execute("INSERT OR REPLACE INTO cases VALUES (?, ?, ?)",
-                                 (tenant, case_id, blob))
+            self._open().execute("INSERT OR REPLACE INTO cases VALUES (?, ?, ?, ?)",
+                                 (tenant, case_id, body, orjson.dumps(beside)))
             self._wrote(1)
             self.cases += 1
 
     def take(self, tenant: str, case_id: str) -> tuple[list[Fact], Any]:
         with self._lock:
             db = self._open()
-            row = db.execute("SELECT body FROM cases WHERE tenant = ? AND case_id = ?",
-                             (tenant, case_id)).fetchone()
+            row = db.execute("SELECT facts, beside FROM cases "
+                             "WHERE tenant = ? AND case_id = ?", (tenant, case_id)).fetchone()
             if row is None:
                 raise KeyError(f"case {case_id} of tenant {tenant} was never set aside")
             db.execute("DELETE FROM cases WHERE tenant = ? AND case_id = ?", (tenant, case_id))
             self._wrote(1)
             self.cases -= 1
-        body = orjson.loads(row[0])
-        return [_unfact(f) for f in body["facts"]], body["beside"]
+        return [_unfact(f) for f in orjson.loads(row[0])], orjson.loads(row[1])
+
+    def beside(self, tenant: str, case_id: str) -> Any:
+        """What is kept beside a set-aside case's facts, leaving the case set aside."""
+        with self._lock:
+            row = self._open().execute("SELECT beside FROM cases "
+                                       "WHERE tenant = ? AND case_id = ?",
+                                       (tenant, case_id)).fetchone()
+        if row is None:
+            raise KeyError(f"case {case_id} of tenant {tenant} was never set aside")
+        return orjson.loads(row[0])
+
+    def keep_beside(self, tenant: str, case_id: str, beside: Any) -> None:
+        """Replace what is kept beside a set-aside case's facts, which stay as they are."""
+        with self._lock:
+            self._open().execute("UPDATE cases SET beside = ? WHERE tenant = ? AND case_id = ?",
+                                 (orjson.dumps(beside), tenant, case_id))
+            self._wrote(1)
 
     def away_facts(self, tenant: str) -> SpilledFacts:
         """Where the tenant's fact index keeps the identities of set-aside facts."""
@@ -123,8 +140,8 @@ class CaseSpill:
             # A cache: losing it in a crash costs nothing, so no journal and no fsync.
             db.execute("PRAGMA journal_mode = OFF")
             db.execute("PRAGMA synchronous = OFF")
-            db.execute("CREATE TABLE cases (tenant TEXT, case_id TEXT, body BLOB, "
-                       "PRIMARY KEY (tenant, case_id)) WITHOUT ROWID")
+            db.execute("CREATE TABLE cases (tenant TEXT, case_id TEXT, facts BLOB, "
+                       "beside BLOB, PRIMARY KEY (tenant, case_id)) WITHOUT ROWID")
             db.execute("CREATE TABLE facts (tenant TEXT, ref TEXT, event_id TEXT, "
                        "case_id TEXT, PRIMARY KEY (tenant, ref)) WITHOUT ROWID")
             db.execute("CREATE INDEX facts_by_id ON facts (tenant, event_id)")

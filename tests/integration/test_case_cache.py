@@ -166,6 +166,30 @@ def test_the_case_chains_view_sets_settled_cases_aside_and_builds_the_same_chain
         assert projections.cases_held()[0] <= most
 
 
+def test_the_case_chains_view_writes_new_liabilities_of_a_set_aside_case_from_the_spill(
+    ledger: Ledger, settings: Settings, tmp_path: Path
+) -> None:
+    """The engine's conclusions about a settled case set aside since its facts were read
+    change only its liabilities: its chain is rewritten from its last assessment and the
+    liabilities kept beside it, and its facts stay on disk."""
+    record_all(ledger, worked_examples())
+    frugal = make_projections(ledger, settings, batch_size=50, cache_cases=0,
+                              spill_dir=tmp_path)
+    frugal.catch_up()  # every case assessed, settled and set aside
+    chains = frugal.projections["case_chains"]
+    assert chains.cases_set_aside > 0  # type: ignore[attr-defined]
+    derive(ledger)
+    frugal.catch_up()  # the engine's output only
+    built = frugal.dump()
+
+    roomy = make_projections(ledger, settings, batch_size=5000)
+    roomy.rebuild()
+
+    assert built == roomy.dump()
+    assert chains.brought_back == 0  # type: ignore[attr-defined]
+    assert any(row["liabilities"] for row in built["case_chains"]["case_chains"])
+
+
 def test_a_workers_metrics_show_the_cases_it_holds_and_those_set_aside(
     ledger: Ledger, settings: Settings, tmp_path: Path
 ) -> None:

@@ -116,6 +116,10 @@ class TenantFacts:
     def has_case(self, case_id: str) -> bool:
         return case_id in self.cases or case_id in self._away
 
+    def is_away(self, case_id: str) -> bool:
+        """Whether the case is set aside (out of memory)."""
+        return case_id in self._away
+
     def facts_of(self, case_id: str) -> list[Fact]:
         """The case's facts, brought back first if set aside; marks the case used."""
         self._bring_back(case_id)
