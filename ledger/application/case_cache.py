@@ -12,8 +12,8 @@ memory is its open cases and this cache, plus those indexes, not the history beh
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ledger.adapters.case_spill import CaseSpill, said_from_json, said_to_json
 from ledger.application.quarantine import DERIVATION, describe
@@ -45,12 +45,18 @@ class CaseCache:
             state.emitted.readmit(case_id, said_from_json(said))
             self.brought_back += 1
 
+        def note_away(case_id: str, envelope: Mapping[str, Any]) -> None:
+            said = said_from_json(self.spill.beside(state.facts.tenant, case_id))
+            said.observe(envelope)
+            self.spill.keep_beside(state.facts.tenant, case_id, said_to_json(said))
+
         state.facts.fault = bring_back
         index = state.facts.view.index
         assert not index.away, "set-aside identities are kept where they were put"
         index.away = self.spill.away_facts(state.facts.tenant)
         index.fault = bring_back
         state.emitted.fault = bring_back
+        state.emitted.note_away = note_away  # its verdicts read back need not its facts
 
     def forget(self, tenant: str) -> None:
         """The tenant's memory was dropped: so are its set-aside cases."""

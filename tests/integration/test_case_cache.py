@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
+import pytest
+
 from cli.work import Worker, WorkMetrics
 from ledger.adapters.case_spill import CaseSpill
 from ledger.application.case_cache import CaseCache
@@ -99,21 +101,24 @@ def test_a_restarted_worker_replays_a_tenant_setting_cases_aside_as_it_goes(
     assert restarted["aside"][0].cases_in_memory() == 0
 
 
+@pytest.mark.parametrize("arrivals", [4, 1000], ids=["live", "backlog"])
 def test_a_restarted_worker_sets_each_settled_case_aside_once_and_brings_none_back(
-    ledger: Ledger, tmp_path: Path
+    ledger: Ledger, tmp_path: Path, arrivals: int
 ) -> None:
-    """Replayed as live derivation went (a case's verdicts right after its facts), a case is
-    assessed once its facts are in and set aside if settled; the end of the replay needs
-    no case back to learn its next deadline."""
+    """Replayed, a case is assessed as live derivation did, when news reaches it, and set
+    aside if settled; the verdicts read back after it (right after its facts, or after a
+    whole backlog's) are noted beside it on disk, and the end of the replay needs no case
+    back to learn its next deadline."""
     engines = _engines(ledger, tmp_path)
     events = {t: worked_examples(t) for t in ("whole", "aside")}
-    for start in range(0, len(events["aside"]), 4):  # live: small arrivals
+    for start in range(0, len(events["aside"]), arrivals):
         for tenant, tenant_events in events.items():
-            record_all(ledger, tenant_events[start:start + 4])
+            record_all(ledger, tenant_events[start:start + arrivals])
             _derive(engines[tenant][0], tenant)
 
     cache = CaseCache(CaseSpill(tmp_path), 0)
-    # A replayed batch holds an arrival and what was derived from it, as a real one does.
+    # A replayed batch holds a few arrivals, so that a case's facts are read together, as
+    # in a batch of thousands; what was derived from them may come batches later.
     restarted = ResponsibilityEngine(ledger, LATENESS, ledger.clock, batch_size=20, cases=cache)
     assessed: list[str] = []
     original = TenantFacts.assess

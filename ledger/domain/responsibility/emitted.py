@@ -52,6 +52,9 @@ class Emitted:
     cases: dict[str, CaseEmitted] = field(default_factory=dict)
     _away: set[str] = field(default_factory=set)
     fault: Callable[[str], None] | None = None
+    #: Takes note of a derived event about a set-aside case where the case is kept,
+    #: leaving it set aside (None: the case is brought back to take note).
+    note_away: Callable[[str, Mapping[str, Any]], None] | None = None
 
     def of(self, case_id: str) -> CaseEmitted:
         if case_id in self._away:
@@ -63,7 +66,11 @@ class Emitted:
         return found
 
     def observe(self, envelope: Mapping[str, Any]) -> None:
-        self.of(str(envelope.get("subject"))).observe(envelope)
+        case_id = str(envelope.get("subject"))
+        if case_id in self._away and self.note_away is not None:
+            self.note_away(case_id, envelope)
+            return
+        self.of(case_id).observe(envelope)
 
     def set_aside(self, case_id: str) -> CaseEmitted:
         self._away.add(case_id)
