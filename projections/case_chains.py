@@ -22,7 +22,9 @@ On start the runner replays the ledger up to the view's position into memory (`w
 Settled cases beyond the context's `cache_cases` (across tenants, least recently used
 first) are set aside with their liabilities in a private spill on local disk, as the
 engine does (ledger/application/case_cache.py); the first entry or lookup that touches
-one brings it back exactly as it was.
+one brings it back exactly as it was, except a derived entry about it, which updates the
+liabilities kept beside it and, while its last assessment holds, writes its chain from
+those without its facts.
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ fact of the case, a fact it refers to or that refers to it, an org change or def
 reaching its horizon, an appeal of one of its liabilities, a reference resolved from
 another case. Every index that finds a case stays in memory (a few strings per fact); the
 case's facts and what the ledger already says about it are set aside in a spill, and the
-first index lookup that needs them brings them back exactly as they were. So the engine's
+first index lookup that needs them brings them back exactly as they were. The engine's
+own verdicts about a set-aside case, read back, are noted beside it in the spill: they
+change what the ledger says about the case, not its facts. So the engine's
 memory is its open cases and this cache, plus those indexes, not the history behind them.
 """
 
