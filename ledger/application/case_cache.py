@@ -37,20 +37,28 @@ class CaseCache:
         #: Cases set aside and brought back since start (metrics, benchmarks).
         self.set_aside = 0
         self.brought_back = 0
+        #: What the ledger says about set-aside cases that verdicts read back reached since
+        #: the last trim, read from the spill and written back at the next.
+        self._noted: dict[tuple[str, str], CaseEmitted] = {}
 
     def attach(self, state: TenantState) -> None:
         """Let the tenant's indexes bring its set-aside cases back."""
 
+        tenant = state.facts.tenant
+
         def bring_back(case_id: str) -> None:
-            facts, said = self.spill.take(state.facts.tenant, case_id)
+            facts, said = self.spill.take(tenant, case_id)
+            noted = self._noted.pop((tenant, case_id), None)
             state.facts.readmit(case_id, facts)
-            state.emitted.readmit(case_id, said_from_json(said))
+            state.emitted.readmit(case_id, noted or said_from_json(said))
             self.brought_back += 1
 
         def note_away(case_id: str, envelope: Mapping[str, Any]) -> None:
-            said = said_from_json(self.spill.beside(state.facts.tenant, case_id))
+            said = self._noted.get((tenant, case_id))
+            if said is None:
+                said = said_from_json(self.spill.beside(tenant, case_id))
+                self._noted[(tenant, case_id)] = said
             said.observe(envelope)
-            self.spill.keep_beside(state.facts.tenant, case_id, said_to_json(said))
 
         state.facts.fault = bring_back
         index = state.facts.view.index
@@ -63,10 +71,14 @@ class CaseCache:
     def forget(self, tenant: str) -> None:
         """The tenant's memory was dropped: so are its set-aside cases."""
         self.spill.drop(tenant)
+        self._noted = {key: said for key, said in self._noted.items() if key[0] != tenant}
 
     def trim(self, states: Iterable[TenantState], spare: int = 0) -> None:
         """Set aside settled cases until at most `capacity` (plus `spare`, for cases just
         used) stay in memory, if it can."""
+        for (tenant, case_id), said in self._noted.items():
+            self.spill.keep_beside(tenant, case_id, said_to_json(said))
+        self._noted = {}
         states = list(states)
         excess = sum(len(s.facts.cases) for s in states) - self.capacity - spare
         for state in states:
