@@ -138,6 +138,7 @@ class CaseChainsProjection(LedgerProjection):
             self._spill.drop(tenant)
 
     def warm(self, entries: Sequence[EntryRecorded]) -> None:
+        self._look_ahead(entries)
         for entry in entries:
             self._take(entry)
         self._put_beside_back()
@@ -146,6 +147,7 @@ class CaseChainsProjection(LedgerProjection):
     def apply(self, entries: Sequence[EntryRecorded], changes: Changes) -> None:
         touched: dict[str, dict[str, int]] = {}
         changed: set[tuple[str, str]] = set()  # facts or the view they are judged by
+        self._look_ahead(entries)
         for entry in entries:
             for case_id in self._take(entry):
                 touched.setdefault(entry.tenant, {})[case_id] = entry.position
@@ -268,6 +270,17 @@ class CaseChainsProjection(LedgerProjection):
             if self.context.cache_cases is not None:
                 facts.view.index.away = self._spill_of().away_facts(tenant)
         return facts
+
+    def _look_ahead(self, entries: Sequence[EntryRecorded]) -> None:
+        """Learn at once which of the batch's new facts no set-aside fact names."""
+        if self.context.cache_cases is None:
+            return
+        inbound: dict[str, list[Any]] = {}
+        for entry in entries:
+            if entry.kind != "derived" and entry.tenant in self._facts:
+                inbound.setdefault(entry.tenant, []).append(entry.envelope)
+        for tenant, envelopes in inbound.items():
+            self._facts[tenant].look_ahead(envelopes)
 
     def _held_aside(self, tenant: str, case_id: str) -> dict[str, Row]:
         """The liabilities of a set-aside case, from what is kept beside it."""

@@ -26,6 +26,8 @@ from ledger.domain.responsibility.facts import Fact
 
 #: Rows written between commits of the spill (a cache: nothing is lost by waiting).
 COMMIT_EVERY = 1000
+#: Names looked up in one statement (SQLite allows 32,766 parameters).
+LOOKUP_CHUNK = 500
 
 
 class CaseSpill:
@@ -108,6 +110,22 @@ class CaseSpill:
                 "WHERE tenant = ?1 AND event_id = ?2", (tenant, reference)).fetchall()
         return sorted((ref, case_id) for ref, case_id in rows)
 
+    def facts_unnamed(self, tenant: str, references: set[str]) -> set[str]:
+        """Those of `references` that no set-aside fact has as its ref or event id."""
+        names = list(references)
+        found: set[str] = set()
+        with self._lock:
+            db = self._open()
+            for start in range(0, len(names), LOOKUP_CHUNK):
+                chunk = names[start:start + LOOKUP_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                found.update(name for (name,) in db.execute(
+                    f"SELECT ref FROM facts WHERE tenant = ? AND ref IN ({marks}) UNION "
+                    f"SELECT event_id FROM facts INDEXED BY facts_by_id "
+                    f"WHERE tenant = ? AND event_id IN ({marks})",
+                    (tenant, *chunk, tenant, *chunk)))
+        return references - found
+
     def drop(self, tenant: str) -> None:
         """Forget a tenant's set-aside cases (its memory was dropped)."""
         with self._lock:
@@ -167,17 +185,28 @@ class SpilledFacts:
         self._spill = spill
         self._tenant = tenant
         self._count = 0
+        #: Names known to be no set-aside fact's, from the last look ahead: true until a
+        #: fact with that ref or id is set aside (a fact brought back only makes more).
+        self._unnamed: set[str] = set()
 
     def put(self, case_id: str, identities: list[tuple[str, str]]) -> None:
         self._spill.put_facts(self._tenant, case_id, identities)
         self._count += len(identities)
+        for ref, event_id in identities:
+            self._unnamed.discard(ref)
+            self._unnamed.discard(event_id)
 
     def remove(self, refs: list[str]) -> None:
         self._spill.remove_facts(self._tenant, refs)
         self._count -= len(refs)
 
     def named(self, reference: str) -> list[tuple[str, str]]:
+        if reference in self._unnamed:
+            return []
         return self._spill.facts_named(self._tenant, reference)
+
+    def look_ahead(self, references: set[str]) -> None:
+        self._unnamed = self._spill.facts_unnamed(self._tenant, references)
 
     def __len__(self) -> int:
         return self._count

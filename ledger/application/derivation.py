@@ -245,6 +245,7 @@ class ResponsibilityEngine:
         if not entries:
             return None
         try:
+            state.facts.look_ahead(e.envelope for e in entries if e.kind != ENTRY_KIND_DERIVED)
             state.trigger = {}
             affected: set[str] = set()
             pending: list[dict[str, object]] = []

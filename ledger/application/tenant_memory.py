@@ -186,6 +186,7 @@ class TenantMemory:
                                        min(self.batch_size, tracked - state.position))
             if not batch:
                 break
+            state.facts.look_ahead(e.envelope for e in batch if e.kind != ENTRY_KIND_DERIVED)
             for entry in batch:
                 changed |= self._replay(state, entry)
             state.position = batch[-1].position

@@ -85,3 +85,24 @@ def test_an_unknown_reference_resolves_to_nothing_and_brings_nothing_back(
     assert index.resolve("erp/sales#9") is None and index.resolve("9") is None
     assert index.resolve(9) is None
     assert index.brought_back == [] and len(index) == 3
+
+
+def test_names_looked_up_ahead_resolve_as_they_would_one_by_one(index: Index) -> None:
+    index.set_aside("SO-1", CASES["SO-1"])
+    names = {"erp/sales#1", "1", "2", "erp/sales#2", "oa/approvals#1", "erp/sales#9", "9"}
+    one_by_one = {name: index.knows(name) for name in names}
+
+    index.look_ahead(names)
+
+    assert {name: index.knows(name) for name in names} == one_by_one
+
+
+def test_a_fact_set_aside_after_a_look_ahead_is_still_found(index: Index) -> None:
+    index.set_aside("SO-1", CASES["SO-1"])
+    index.look_ahead({"erp/sales#2", "2", "oa/approvals#1"})  # in memory: none set aside
+
+    index.set_aside("SO-2", CASES["SO-2"])
+
+    assert index.knows("erp/sales#2") and index.knows("2")
+    assert index.resolve("oa/approvals#1") is OA_1
+    assert index.brought_back == ["SO-2"]

@@ -76,6 +76,10 @@ class AwayFacts(Protocol):
     def named(self, reference: str) -> list[tuple[str, str]]:
         """(ref, case) of every set-aside fact whose ref or event id is `reference`."""
 
+    def look_ahead(self, references: set[str]) -> None:
+        """These are about to be looked up: learn at once which name no set-aside fact (a
+        batch's new facts are mostly unknown, so one lookup for all of them, not one each)."""
+
     def __len__(self) -> int: ...
 
 
@@ -104,6 +108,9 @@ class AwayInMemory:
         refs = {reference} if reference in self._facts else set()
         refs.update(self._ids.get(reference, ()))
         return [(ref, self._facts[ref][0]) for ref in sorted(refs)]
+
+    def look_ahead(self, references: set[str]) -> None:
+        """Nothing to gain: lookups are in memory."""
 
     def __len__(self) -> int:
         return len(self._facts)
@@ -147,6 +154,11 @@ class FactIndex:
             if target is not None and target.ref == ref:
                 found.append(inspection)
         return found
+
+    def look_ahead(self, references: set[str]) -> None:
+        """The names about to be looked up (see `AwayFacts.look_ahead`)."""
+        if len(self.away):
+            self.away.look_ahead({r for r in references if r not in self._by_ref})
 
     def knows(self, reference: object) -> bool:
         """Whether `reference` resolves, without bringing any case back."""

@@ -79,6 +79,19 @@ class TenantFacts:
                 affected |= {referring} if isinstance(referring, str) else referring
         return affected
 
+    def look_ahead(self, envelopes: Iterable[Mapping[str, Any]]) -> None:
+        """Inbound events about to be added: what they will look up of the facts set aside
+        (their own refs, and the references they make) is learnt at once."""
+        if not len(self.view.index.away):
+            return
+        names: set[str] = set()
+        for envelope in envelopes:
+            names.add(f"{envelope['source']}#{envelope['id']}")
+            data = envelope.get("data")
+            if isinstance(data, Mapping):
+                names.update(_named_in(data))
+        self.view.index.look_ahead(names)
+
     def _refer(self, reference: str, case_id: str) -> None:
         known = self._referrers.get(reference)
         if known is None:
@@ -188,13 +201,18 @@ class TenantFacts:
 
     @staticmethod
     def _references(fact: Fact) -> Iterable[str]:
-        for name in REFERENCE_FIELDS:
-            value = fact.data.get(name)
-            if isinstance(value, str):
-                yield value
-        related = fact.data.get("related_ids")
-        if isinstance(related, list):
-            yield from (r for r in related if isinstance(r, str))
+        return _named_in(fact.data)
+
+
+def _named_in(data: Mapping[str, Any]) -> Iterable[str]:
+    """The facts an event's data refers to."""
+    for name in REFERENCE_FIELDS:
+        value = data.get(name)
+        if isinstance(value, str):
+            yield value
+    related = data.get("related_ids")
+    if isinstance(related, list):
+        yield from (r for r in related if isinstance(r, str))
 
 
 def _moments(assessment: CaseAssessment) -> list[datetime]:
