@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ledger.adapters.clock import Clock
-from ledger.adapters.store import EventStore
 from ledger.application.case_cache import CaseCache
 from ledger.application.discovery import Discovery
 from ledger.application.quarantine import (
@@ -39,6 +38,7 @@ from ledger.application.round_recording import RoundRecorder, TenantBatch
 from ledger.application.tenant_memory import (
     TenantMemory,
     TenantState,
+    derivation_reached,
     derived_position,
     engine_reader,
 )
@@ -59,16 +59,6 @@ __all__ = [
     "derivation_reached", "derived_position", "engine_reader",
 ]
 log = logging.getLogger(__name__)
-
-
-def derivation_reached(store: EventStore, tenant: str, position: int) -> bool:
-    """Whether derivation of the tenant reflects its ledger up to `position`: recorded
-    that far, or only derived entries (its own output) lie between."""
-    tracked = derived_position(store, tenant)
-    if tracked >= position:
-        return True
-    between = store.entries(tenant, tracked, position - tracked)
-    return all(e.kind == ENTRY_KIND_DERIVED for e in between)
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,16 @@ def derived_position(store: EventStore, tenant: str) -> int:
     return store.max_tracking_id(engine_reader(tenant)) or 0
 
 
+def derivation_reached(store: EventStore, tenant: str, position: int) -> bool:
+    """Whether derivation of the tenant reflects its ledger up to `position`: recorded
+    that far, or only derived entries (its own output) lie between."""
+    tracked = derived_position(store, tenant)
+    if tracked >= position:
+        return True
+    between = store.entries(tenant, tracked, position - tracked)
+    return all(e.kind == ENTRY_KIND_DERIVED for e in between)
+
+
 @dataclass(slots=True)
 class TenantState:
     """One tenant as the engine holds it: facts, what it already said, quarantines."""
